@@ -1,0 +1,15 @@
+//! Database migrations for storecheck. `storecheck migrate` and `storecheck
+//! serve` apply them; each capability adds its tables in a migration of its own.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_organisation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_organisation::Migration)]
+    }
+}

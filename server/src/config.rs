@@ -1,0 +1,154 @@
+//! Every setting, as a command-line flag and a `STORECHECK_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Where the data lives: shared by `serve`, `migrate` and `create-user`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataConfig {
+    /// Folder for the embedded SQLite database (and, later, embedded object
+    /// storage). Created when missing.
+    #[arg(long, env = "STORECHECK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `postgres://user:pass@host/db` or `sqlite://path?mode=rwc`.
+    /// Default: the SQLite file `storecheck.db` in the data folder.
+    #[arg(long, env = "STORECHECK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+
+    /// Largest number of pooled database connections per server.
+    #[arg(long, env = "STORECHECK_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+impl DataConfig {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(Secret(url)) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("storecheck.db").display()
+            ),
+        }
+    }
+}
+
+/// Settings of `storecheck serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address and port to listen on.
+    #[arg(long, env = "STORECHECK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub data: DataConfig,
+
+    /// Create the demo organisation and print its logins.
+    #[arg(long, env = "STORECHECK_DEMO")]
+    pub demo: bool,
+
+    /// Key that signs access tokens. Every server of one deployment must use
+    /// the same key. Default: a random key made once and kept in the database.
+    #[arg(long, env = "STORECHECK_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<Secret>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "STORECHECK_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u64,
+
+    /// Lifetime of an unused refresh token, in seconds (default 30 days, so a
+    /// phone that was offline for weeks can come back).
+    #[arg(long, env = "STORECHECK_REFRESH_TOKEN_TTL", default_value_t = 30 * 86_400)]
+    pub refresh_token_ttl: u64,
+
+    /// Longest life of a session however often it is refreshed, in seconds
+    /// (default 180 days).
+    #[arg(long, env = "STORECHECK_SESSION_MAX_AGE", default_value_t = 180 * 86_400)]
+    pub session_max_age: u64,
+
+    /// Failed logins for one account before each further attempt is delayed.
+    #[arg(
+        long,
+        env = "STORECHECK_LOGIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
+    pub login_failures_per_account: u32,
+
+    /// Failed logins from one client address before each further attempt is delayed.
+    #[arg(
+        long,
+        env = "STORECHECK_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 50
+    )]
+    pub login_failures_per_address: u32,
+
+    /// Take the client address from the first `X-Forwarded-For` entry. Only
+    /// behind a proxy that sets that header.
+    #[arg(long, env = "STORECHECK_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    /// Largest request body, in bytes, for JSON requests.
+    #[arg(long, env = "STORECHECK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest CSV file, in bytes, for store imports.
+    #[arg(long, env = "STORECHECK_MAX_IMPORT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+
+    /// Longest time a request may take, in seconds.
+    #[arg(long, env = "STORECHECK_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "STORECHECK_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl ServeConfig {
+    /// Defaults for a server on `bind` keeping its data under `data_dir`:
+    /// what `storecheck serve` uses with no flags and no variables.
+    pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        // Parsing an empty command line gives exactly the documented defaults.
+        let mut cfg = Only::parse_from(["storecheck"]).serve;
+        cfg.bind = bind;
+        cfg.data.data_dir = data_dir;
+        cfg.data.database_url = None;
+        cfg.token_secret = None;
+        cfg.demo = false;
+        cfg
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+}

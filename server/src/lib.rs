@@ -1,0 +1,19 @@
+//! storecheck server: serves audit checklists to auditor phones, accepts
+//! their offline-collected audits, and reports compliance to head office.
+
+pub mod auth;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::ServeConfig;
+pub use startup::Application;

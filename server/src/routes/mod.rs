@@ -1,0 +1,72 @@
+//! The HTTP API: one module per resource, merged here.
+
+pub mod auth;
+pub mod ops;
+pub mod regions;
+pub mod stores;
+pub mod users;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "storecheck",
+        description = "Mystery-shopper audit programmes: checklists for auditor phones, offline sync, review and per-store compliance.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(storecheck_shared::ErrorBody)),
+    tags(
+        (name = "auth", description = "Sign in, token refresh, sign out"),
+        (name = "organisation", description = "Regions, stores and users (head office)"),
+        (name = "operations", description = "Health, readiness, metrics, the API description"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The access_token from /api/v1/auth/login or /api/v1/auth/refresh",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(regions::router())
+        .merge(stores::router())
+        .merge(users::router())
+        .merge(ops::router())
+}
+
+/// The OpenAPI description the server serves at `/openapi.yaml`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// `openapi()` as YAML: exactly the checked-in `openapi.yaml`.
+pub fn openapi_yaml() -> anyhow::Result<String> {
+    openapi()
+        .to_yaml()
+        .map_err(|e| anyhow::anyhow!("rendering OpenAPI as YAML: {e}"))
+}

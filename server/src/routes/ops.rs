@@ -1,0 +1,79 @@
+//! Health, readiness, metrics and the API description.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use storecheck_shared::ErrorBody;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_yaml))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: String,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "A dependency is unreachable", body = ErrorBody),
+    ))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    match state.db.ping().await {
+        Ok(()) => Ok(Json(Health {
+            status: "ok".into(),
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "database unreachable");
+            Err(ApiError::unavailable("the database is unreachable"))
+        }
+    }
+}
+
+/// Prometheus metrics: request counts and latencies by route and status.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// This API's OpenAPI description.
+#[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 in YAML", body = String, content_type = "application/yaml")))]
+async fn openapi_yaml() -> Result<impl IntoResponse, ApiError> {
+    let yaml = super::openapi_yaml()?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/yaml")],
+        yaml,
+    ))
+}

@@ -1,0 +1,27 @@
+//! What every handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::TokenKey;
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+pub struct App {
+    pub db: DatabaseConnection,
+    pub config: ServeConfig,
+    pub token_key: TokenKey,
+    pub metrics: Metrics,
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

@@ -61,10 +61,6 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub data: DataConfig,
 
-    /// Create the demo organisation and print its logins.
-    #[arg(long, env = "STORECHECK_DEMO")]
-    pub demo: bool,
-
     /// Key that signs access tokens. Every server of one deployment must use
     /// the same key. Default: a random key made once and kept in the database.
     #[arg(long, env = "STORECHECK_TOKEN_SECRET", hide_env_values = true)]
@@ -144,7 +140,6 @@ impl ServeConfig {
         cfg.data.data_dir = data_dir;
         cfg.data.database_url = None;
         cfg.token_secret = None;
-        cfg.demo = false;
         cfg
     }
 

@@ -117,14 +117,15 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// serde reports a missing or unknown field at the parent's path and names
-/// the field only in its message; put the name into the path.
+/// serde reports a missing field at the parent's path and names it only in
+/// its message; put the name into the path.
 fn field_name(path: &str, message: &str) -> String {
     let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
     match (path, named) {
+        (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
         (".", Some(name)) => name.to_owned(),
         (p, Some(name)) => format!("{p}.{name}"),
         (".", None) => "body".to_owned(),

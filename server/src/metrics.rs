@@ -18,9 +18,12 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// (method, route, status)
+type Key = (String, String, u16);
+
 #[derive(Clone, Default)]
 pub struct Metrics {
-    series: Arc<Mutex<BTreeMap<(String, String, u16), Series>>>,
+    series: Arc<Mutex<BTreeMap<Key, Series>>>,
 }
 
 impl Metrics {

@@ -65,8 +65,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// `openapi()` as YAML: exactly the checked-in `openapi.yaml`.
-pub fn openapi_yaml() -> anyhow::Result<String> {
-    openapi()
+pub fn openapi_yaml() -> anyhow::Result<&'static str> {
+    static YAML: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(y) = YAML.get() {
+        return Ok(y);
+    }
+    let yaml = openapi()
         .to_yaml()
-        .map_err(|e| anyhow::anyhow!("rendering OpenAPI as YAML: {e}"))
+        .map_err(|e| anyhow::anyhow!("rendering OpenAPI as YAML: {e}"))?;
+    Ok(YAML.get_or_init(|| yaml))
 }

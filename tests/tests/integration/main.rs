@@ -1,1 +1,13 @@
+//! storecheck integration tests: the real server on a loopback port, a fresh
+//! database for each test (SQLite by default; PostgreSQL when
+//! `STORECHECK_TEST_DATABASE_URL` names a server), driven over HTTP.
 
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod import;
+mod ops;
+mod organisation;
+mod permissions;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the README's walk-through, exactly as written there, against a fresh
+# `storecheck serve` on an empty data folder (built in the debug profile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/storecheck-target}"
+command -v jq >/dev/null || { apt-get update && apt-get install -y jq; }
+
+cargo build -p server
+BIN="$CARGO_TARGET_DIR/debug/storecheck"
+WORK=$(mktemp -d)
+cd "$WORK"
+
+"$BIN" serve > "$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 200); do
+  curl -sf http://127.0.0.1:8080/readyz >/dev/null && break
+  sleep 0.05
+done
+curl -sf http://127.0.0.1:8080/readyz >/dev/null || { cat "$WORK/server.log"; exit 1; }
+
+# The block after <!-- walkthrough --> in the README, with the release build
+# replaced by the binary just built. Both use ./data of this folder.
+awk '/<!-- walkthrough -->/{on=1; next} on && /^```sh/{inblock=1; next} inblock && /^```/{exit} inblock' \
+  "$OLDPWD/README.md" \
+  | sed "s#cargo run --release -p server --#\"$BIN\"#" > "$WORK/walkthrough.sh"
+bash -euo pipefail "$WORK/walkthrough.sh" | tee "$WORK/out.txt"
+grep -q '"code": "SH-001"' "$WORK/out.txt"
+echo "walk-through passed"

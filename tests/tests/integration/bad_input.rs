@@ -1,0 +1,287 @@
+//! Bad input gets a clear 4xx in the one error shape, naming the field at
+//! fault, and stores nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    into_json(res).await
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_types_and_missing_fields() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    let region = app.create_region(&hq, "north").await;
+
+    let (s, b) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/stores",
+        &hq,
+        "application/json",
+        "{\"code\": ",
+    )
+    .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_json");
+
+    let mut wrong = store_json("X1", region);
+    wrong["latitude"] = json!("north-ish");
+    let (s, b) = app.post("/api/v1/stores", &hq, wrong).await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_body"
+        )),
+        ["latitude"]
+    );
+
+    let mut missing = store_json("X1", region);
+    missing.as_object_mut().expect("object").remove("timezone");
+    let (s, b) = app.post("/api/v1/stores", &hq, missing).await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_body"
+        )),
+        ["timezone"]
+    );
+
+    let mut unknown = store_json("X1", region);
+    unknown["colour"] = json!("red");
+    let (s, b) = app.post("/api/v1/stores", &hq, unknown).await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_body"
+        )),
+        ["colour"]
+    );
+
+    let (s, b) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/stores",
+        &hq,
+        "text/plain",
+        store_json("X1", region).to_string(),
+    )
+    .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+
+    let (s, b) = app.get("/api/v1/stores/not-a-uuid", &hq).await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_path");
+
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn values_out_of_range_are_all_named_at_once() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    let region = app.create_region(&hq, "north").await;
+    let (s, b) = app
+        .post(
+            "/api/v1/stores",
+            &hq,
+            json!({
+                "code": "bad code!",
+                "name": " ",
+                "address": "x",
+                "latitude": 91.0,
+                "longitude": -181.0,
+                "timezone": "Mars/Olympus",
+                "region_id": region,
+            }),
+        )
+        .await;
+    let details = assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(
+        fields(&details),
+        ["code", "name", "latitude", "longitude", "timezone"]
+    );
+
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            &hq,
+            json!({"email": "not-an-email", "password": "short", "role": "auditor"}),
+        )
+        .await;
+    let details = assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&details), ["email", "password"]);
+
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            &hq,
+            json!({"email": "a@test.example", "password": PASSWORD, "role": "owner"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_body"
+        )),
+        ["role"]
+    );
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 0);
+    assert_eq!(app.count("/api/v1/users", &hq).await, 1, "only the HQ user");
+}
+
+#[tokio::test]
+async fn unknown_region_ids_are_refused() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    let region = app.create_region(&hq, "north").await;
+    let ghost = Uuid::now_v7();
+    let (s, b) = app
+        .post("/api/v1/stores", &hq, store_json("S1", ghost))
+        .await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed"
+        )),
+        ["region_id"]
+    );
+
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            &hq,
+            json!({"email": "a@test.example", "password": PASSWORD, "role": "auditor", "region_ids": [region, ghost]}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed"
+        )),
+        ["region_ids[1]"]
+    );
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 0);
+    assert_eq!(app.count("/api/v1/users?role=auditor", &hq).await, 0);
+}
+
+#[tokio::test]
+async fn duplicate_codes_and_emails_conflict() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    let region = app.create_region(&hq, "north").await;
+    let (s, b) = app
+        .post(
+            "/api/v1/regions",
+            &hq,
+            json!({"code": "north", "name": "Again"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(s, &b, StatusCode::CONFLICT, "already_exists")),
+        ["code"]
+    );
+
+    app.create_store(&hq, "S1", region).await;
+    let (s, b) = app
+        .post("/api/v1/stores", &hq, store_json("S1", region))
+        .await;
+    assert_eq!(
+        fields(&assert_error(s, &b, StatusCode::CONFLICT, "already_exists")),
+        ["code"]
+    );
+    let other = app.create_store(&hq, "S2", region).await;
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/stores/{other}"),
+            &hq,
+            json!({"code": "S1"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(s, &b, StatusCode::CONFLICT, "already_exists")),
+        ["code"]
+    );
+
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            &hq,
+            json!({"email": HQ_EMAIL.to_uppercase(), "password": PASSWORD, "role": "hq"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(s, &b, StatusCode::CONFLICT, "already_exists")),
+        ["email"]
+    );
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 2);
+    assert_eq!(app.count("/api/v1/users", &hq).await, 1);
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_refused() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_body_bytes = 4096;
+        c.max_import_bytes = 8192;
+    })
+    .await;
+    let hq = app.hq().await.access;
+    let region = app.create_region(&hq, "north").await;
+    let mut big = store_json("S1", region);
+    big["address"] = json!("x".repeat(5000));
+    let (s, b) = app.post("/api/v1/stores", &hq, big).await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    let mut csv = String::from("code,name,address,latitude,longitude,timezone,region_code\n");
+    for i in 0..200 {
+        csv.push_str(&format!(
+            "S{i},Store,1 Road,31.2,121.4,Asia/Shanghai,north\n"
+        ));
+    }
+    let (s, b) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/stores/import",
+        &hq,
+        "text/csv",
+        csv,
+    )
+    .await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 0);
+}

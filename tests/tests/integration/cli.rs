@@ -1,0 +1,103 @@
+//! The command line: `create-user` and `migrate`.
+
+use clap::Parser;
+use reqwest::StatusCode;
+use storecheck_server::cli::{Cli, run};
+
+use crate::helpers::*;
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::parse_from(std::iter::once("storecheck").chain(args.iter().copied()))
+}
+
+#[tokio::test]
+async fn create_user_makes_an_account_that_can_sign_in() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    app.create_region(&hq, "north").await;
+    let data_dir = app.data_dir.display().to_string();
+    let db_url = app.state.config.data.database_url();
+    let base = [
+        "--data-dir",
+        data_dir.as_str(),
+        "--database-url",
+        db_url.as_str(),
+    ];
+
+    let mut args = vec![
+        "create-user",
+        "--email",
+        "Mia@Test.Example",
+        "--role",
+        "regional_manager",
+        "--region",
+        "north",
+        "--password",
+        PASSWORD,
+    ];
+    args.extend(base);
+    run(cli(&args)).await.expect("create-user");
+    let (s, body) = app.login_raw("mia@test.example", PASSWORD).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["role"], "regional_manager");
+    assert_eq!(body["user"]["region_ids"].as_array().map(Vec::len), Some(1));
+
+    // The same e-mail again, an unknown region, a short password: refused.
+    let err = run(cli(&args)).await.expect_err("duplicate");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let mut args = vec![
+        "create-user",
+        "--email",
+        "x@test.example",
+        "--role",
+        "auditor",
+        "--region",
+        "west",
+        "--password",
+        PASSWORD,
+    ];
+    args.extend(base);
+    let err = run(cli(&args)).await.expect_err("unknown region");
+    assert!(err.to_string().contains("west"), "{err}");
+    let mut args = vec![
+        "create-user",
+        "--email",
+        "y@test.example",
+        "--role",
+        "auditor",
+        "--password",
+        "short",
+    ];
+    args.extend(base);
+    assert!(run(cli(&args)).await.is_err());
+    assert!(
+        Cli::try_parse_from([
+            "storecheck",
+            "create-user",
+            "--email",
+            "z@test.example",
+            "--role",
+            "owner"
+        ])
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn migrate_is_repeatable() {
+    let app = TestApp::spawn().await;
+    let data_dir = app.data_dir.display().to_string();
+    let db_url = app.state.config.data.database_url();
+    for _ in 0..2 {
+        run(cli(&[
+            "migrate",
+            "--data-dir",
+            &data_dir,
+            "--database-url",
+            &db_url,
+        ]))
+        .await
+        .expect("migrate");
+    }
+    app.hq().await;
+}

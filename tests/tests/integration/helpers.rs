@@ -1,0 +1,272 @@
+//! `TestApp`: one server with a fresh database, and an HTTP client for it.
+
+use std::path::PathBuf;
+
+use reqwest::{Method, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use storecheck_server::state::AppState;
+use storecheck_server::{Application, ServeConfig};
+use storecheck_shared::Role;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Names a PostgreSQL server (any database on it) to run against instead of SQLite.
+pub const PG_ENV: &str = "STORECHECK_TEST_DATABASE_URL";
+
+pub const HQ_EMAIL: &str = "hq@test.example";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// A database URL for a fresh, empty database: a new SQLite file, or a new
+/// database on the PostgreSQL server named by `STORECHECK_TEST_DATABASE_URL`.
+pub async fn fresh_database_url() -> Option<String> {
+    let base = std::env::var(PG_ENV).ok().filter(|v| !v.is_empty())?;
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let admin = Database::connect(base.as_str())
+        .await
+        .expect("connect to the test PostgreSQL server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    admin.close().await.ok();
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("STORECHECK_TEST_DATABASE_URL must end in /<database>");
+    Some(format!("{prefix}/{name}"))
+}
+
+pub fn config(dir: &std::path::Path) -> ServeConfig {
+    let mut cfg = ServeConfig::new("127.0.0.1:0".parse().expect("address"), dir.join("data"));
+    cfg.data.db_max_connections = 8;
+    cfg
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawn with settings changed by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut cfg = config(tmp.path());
+        if let Some(url) = fresh_database_url().await {
+            cfg.data.database_url = Some(storecheck_server::config::Secret(url));
+        }
+        tweak(&mut cfg);
+        let data_dir = cfg.data.data_dir.clone();
+        let app = Application::build(cfg)
+            .await
+            .expect("build the application");
+        let addr = app.local_addr().expect("bound address");
+        let state = app.state.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let test_app = TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            state,
+            data_dir,
+            _tmp: tmp,
+            _stop: stop,
+        };
+        test_app
+            .create_user_directly(HQ_EMAIL, Role::Hq, vec![])
+            .await;
+        test_app
+    }
+
+    /// Create a user straight in the database (as `storecheck create-user` does).
+    pub async fn create_user_directly(&self, email: &str, role: Role, regions: Vec<Uuid>) -> Uuid {
+        let hash = storecheck_server::auth::hash_password(PASSWORD.to_owned())
+            .await
+            .expect("hash");
+        storecheck_server::db::users::create(&self.state.db, email.to_owned(), hash, role, regions)
+            .await
+            .map_err(|e| e.message)
+            .expect("create user")
+            .id
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Send a request; `body` is sent as JSON when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        into_json(self.send(Method::GET, path, Some(token), None).await).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        into_json(
+            self.send(Method::POST, path, Some(token), Some(&body))
+                .await,
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        into_json(
+            self.send(Method::PATCH, path, Some(token), Some(&body))
+                .await,
+        )
+        .await
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        into_json(
+            self.send(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(&json!({"email": email, "password": password})),
+            )
+            .await,
+        )
+        .await
+    }
+
+    /// Log in with the test password; returns (access token, refresh token).
+    pub async fn login(&self, email: &str) -> Tokens {
+        let (status, body) = self.login_raw(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
+        Tokens::from_reply(&body)
+    }
+
+    pub async fn hq(&self) -> Tokens {
+        self.login(HQ_EMAIL).await
+    }
+
+    pub async fn create_region(&self, token: &str, code: &str) -> Uuid {
+        let (s, b) = self
+            .post(
+                "/api/v1/regions",
+                token,
+                json!({"code": code, "name": format!("Region {code}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        id_of(&b)
+    }
+
+    pub async fn create_store(&self, token: &str, code: &str, region: Uuid) -> Uuid {
+        let (s, b) = self
+            .post("/api/v1/stores", token, store_json(code, region))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        id_of(&b)
+    }
+
+    pub async fn count(&self, path: &str, token: &str) -> usize {
+        let (s, b) = self.get(path, token).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"].as_array().expect("items").len()
+    }
+}
+
+pub fn store_json(code: &str, region: Uuid) -> Value {
+    json!({
+        "code": code,
+        "name": format!("Store {code}"),
+        "address": "1 Nanjing Road, Shanghai",
+        "latitude": 31.2304,
+        "longitude": 121.4737,
+        "timezone": "Asia/Shanghai",
+        "region_id": region,
+    })
+}
+
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    pub fn from_reply(body: &Value) -> Tokens {
+        Tokens {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        }
+    }
+}
+
+pub fn id_of(body: &Value) -> Uuid {
+    body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id")
+}
+
+pub async fn into_json(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// Assert the SPEC §10 error shape with `code`, and return the details.
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    expected: StatusCode,
+    code: &str,
+) -> Vec<Value> {
+    assert_eq!(status, expected, "{body}");
+    let err = &body["error"];
+    assert_eq!(err["code"], code, "{body}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    err["details"].as_array().expect("details array").clone()
+}
+
+/// The fields named by an error's details.
+pub fn fields(details: &[Value]) -> Vec<String> {
+    details
+        .iter()
+        .map(|d| d["field"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

@@ -51,6 +51,11 @@ impl Check {
     }
 }
 
+/// A value [`Check`] accepted: present once `finish` has passed.
+pub fn checked<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a checked value is missing")))
+}
+
 pub fn timezone(raw: &str) -> Result<String, String> {
     let s = raw.trim();
     s.parse::<chrono_tz::Tz>()

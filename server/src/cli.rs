@@ -40,7 +40,8 @@ pub struct CreateUser {
     /// Code of a region the user belongs to (repeat for several).
     #[arg(long = "region")]
     pub regions: Vec<String>,
-    #[arg(long, env = "STORECHECK_PASSWORD", hide_env_values = true)]
+    /// Prefer the variable or standard input: a flag shows in process lists.
+    #[arg(long, env = "STORECHECK_PASSWORD", hide_env_values = true, hide = true)]
     pub password: Option<Secret>,
     #[command(flatten)]
     pub data: DataConfig,

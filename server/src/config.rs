@@ -147,3 +147,22 @@ impl ServeConfig {
         Duration::from_secs(self.access_token_ttl)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let mut cfg = ServeConfig::new("127.0.0.1:0".parse().expect("addr"), "d".into());
+        cfg.token_secret = Some(Secret("token-key-that-must-not-leak".into()));
+        cfg.data.database_url = Some(Secret("postgres://u:hunter2@db/x".into()));
+        let printed = format!("{cfg:?}");
+        assert!(
+            !printed.contains("token-key-that-must-not-leak"),
+            "{printed}"
+        );
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<redacted>"));
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,9 +25,24 @@ type Key = (String, String, u16);
 #[derive(Clone, Default)]
 pub struct Metrics {
     series: Arc<Mutex<BTreeMap<Key, Series>>>,
+    in_flight: Arc<AtomicI64>,
+}
+
+/// Counts a request as in flight until dropped.
+pub struct InFlight(Arc<AtomicI64>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    pub fn start_request(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.in_flight.clone())
+    }
+
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut map = match self.series.lock() {
@@ -51,6 +67,15 @@ impl Metrics {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut out = String::new();
+        out.push_str(
+            "# HELP storecheck_http_requests_in_flight HTTP requests being answered now.\n",
+        );
+        out.push_str("# TYPE storecheck_http_requests_in_flight gauge\n");
+        let _ = writeln!(
+            out,
+            "storecheck_http_requests_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP storecheck_http_requests_total HTTP requests answered, by method, route and status.\n");
         out.push_str("# TYPE storecheck_http_requests_total counter\n");
         for ((method, route, status), s) in map.iter() {

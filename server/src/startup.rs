@@ -161,6 +161,7 @@ async fn observe(
     next: Next,
 ) -> Response {
     let start = Instant::now();
+    let _in_flight = state.metrics.start_request();
     let request_id = req
         .headers()
         .get("x-request-id")

@@ -79,6 +79,10 @@ pub fn random_token(bytes: usize) -> anyhow::Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// Most values bound in one `IN (…)` list, well under SQLite's limit of
+/// bound parameters per statement.
+pub const IN_CHUNK: usize = 1000;
+
 /// Whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(

@@ -101,13 +101,17 @@ pub async fn missing(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<usiz
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let found: Vec<Uuid> = regions::Entity::find()
-        .filter(regions::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        found.extend(
+            regions::Entity::find()
+                .filter(regions::Column::Id.is_in(chunk.to_vec()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|r| r.id),
+        );
+    }
     Ok(ids
         .iter()
         .enumerate()
@@ -120,10 +124,16 @@ pub async fn by_codes(
     db: &impl ConnectionTrait,
     codes: Vec<String>,
 ) -> Result<Vec<regions::Model>, ApiError> {
-    Ok(regions::Entity::find()
-        .filter(regions::Column::Code.is_in(codes))
-        .all(db)
-        .await?)
+    let mut out = Vec::new();
+    for chunk in codes.chunks(super::IN_CHUNK) {
+        out.extend(
+            regions::Entity::find()
+                .filter(regions::Column::Code.is_in(chunk.to_vec()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn to_wire(m: regions::Model) -> storecheck_shared::org::Region {

@@ -183,7 +183,7 @@ pub async fn existing_codes(
     codes: Vec<String>,
 ) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
-    for chunk in codes.chunks(500) {
+    for chunk in codes.chunks(super::IN_CHUNK) {
         out.extend(
             stores::Entity::find()
                 .filter(stores::Column::Code.is_in(chunk.to_vec()))

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::check::Check;
+use crate::check::{Check, checked};
 use crate::db::{paging, regions};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -84,10 +84,7 @@ async fn create_region(
     let code = check.field("code", validate::region_code(&req.code));
     let name = check.field("name", validate::text(&req.name, 200));
     check.finish()?;
-    let (Some(code), Some(name)) = (code, name) else {
-        unreachable!("checked above")
-    };
-    let region = regions::create(&state.db, code, name).await?;
+    let region = regions::create(&state.db, checked(code)?, checked(name)?).await?;
     Ok((StatusCode::CREATED, Json(regions::to_wire(region))))
 }
 

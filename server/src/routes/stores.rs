@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::check::{Check, timezone};
+use crate::check::{Check, checked, timezone};
 use crate::db::stores::StoreFields;
 use crate::db::{paging, regions, stores};
 use crate::error::{ApiError, ApiResult};
@@ -124,8 +124,7 @@ async fn create_store(
     check_region(&state, &mut check, req.region_id).await?;
     let fields = check_store(&mut check, req);
     check.finish()?;
-    let fields =
-        fields.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked store has no fields")))?;
+    let fields = checked(fields)?;
     let store = stores::create(&state.db, fields).await?;
     Ok((StatusCode::CREATED, Json(stores::to_wire(store))))
 }
@@ -190,8 +189,7 @@ async fn update_store(
     }
     let fields = check_store(&mut check, merged);
     check.finish()?;
-    let fields =
-        fields.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked store has no fields")))?;
+    let fields = checked(fields)?;
     let store = stores::update(&state.db, store, fields).await?;
     Ok(Json(stores::to_wire(store)))
 }

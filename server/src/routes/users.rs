@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, hash_password};
-use crate::check::Check;
+use crate::check::{Check, checked};
 use crate::db::{paging, regions, sessions, users};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -111,8 +111,7 @@ async fn create_user(
     check.field("password", validate::password(&req.password));
     check_regions(&state, &mut check, &req.region_ids).await?;
     check.finish()?;
-    let email =
-        email.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked e-mail missing")))?;
+    let email = checked(email)?;
     let hash = hash_password(req.password).await?;
     let txn = state.db.begin().await?;
     let user = users::create(&txn, email, hash, req.role, req.region_ids).await?;

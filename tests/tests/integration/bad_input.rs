@@ -285,3 +285,39 @@ async fn oversize_bodies_are_refused() {
     assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert_eq!(app.count("/api/v1/stores", &hq).await, 0);
 }
+
+#[tokio::test]
+async fn odd_sign_in_input_is_refused_cleanly() {
+    let app = TestApp::spawn().await;
+    let long = format!("{}@test.example", "a".repeat(5000));
+    let (s, b) = app.login_raw(&long, PASSWORD).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let (s, b) = into_json(
+        app.send(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"email": 1})),
+        )
+        .await,
+    )
+    .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_body");
+    let (s, b) = app
+        .post(
+            "/api/v1/auth/refresh",
+            "x",
+            json!({"refresh_token": "r".repeat(10_000)}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+    let res = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("authorization", "Basic Zm9vOmJhcg==")
+        .send()
+        .await
+        .expect("sent");
+    let (s, b) = into_json(res).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "invalid_token");
+}

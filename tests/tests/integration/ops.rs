@@ -177,3 +177,107 @@ async fn serve_on_an_empty_data_dir_is_ready_within_two_seconds() {
         );
     }
 }
+
+fn in_flight(metrics: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("storecheck_http_requests_in_flight "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("in-flight gauge")
+}
+
+/// On shutdown the server stops taking connections but finishes the request
+/// it is answering: here, one whose body is still arriving.
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut cfg = config(tmp.path());
+    if let Some(url) = fresh_database_url().await {
+        cfg.data.database_url = Some(storecheck_server::config::Secret(url));
+    }
+    let app = storecheck_server::Application::build(cfg)
+        .await
+        .expect("build");
+    let addr = app.local_addr().expect("addr");
+    let state = app.state.clone();
+    let hash = storecheck_server::auth::hash_password(PASSWORD.to_owned())
+        .await
+        .expect("hash");
+    storecheck_server::db::users::create(
+        &state.db,
+        HQ_EMAIL.into(),
+        hash,
+        storecheck_shared::Role::Hq,
+        vec![],
+    )
+    .await
+    .map_err(|e| e.message)
+    .expect("user");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": HQ_EMAIL, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token");
+
+    // A request whose body has not fully arrived.
+    let body = serde_json::json!({"code": "late", "name": "Arrived during shutdown"}).to_string();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/regions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.expect("write head");
+    conn.write_all(&body.as_bytes()[..10])
+        .await
+        .expect("write part");
+
+    // Wait until the server is answering it (this metrics request is the other one).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if in_flight(&text) >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the request never started");
+        tokio::task::yield_now().await;
+    }
+
+    stop.send(()).expect("server running");
+    conn.write_all(&body.as_bytes()[10..])
+        .await
+        .expect("write rest");
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).await.expect("read reply");
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    assert!(reply.contains("Arrived during shutdown"));
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops after the last request")
+        .expect("server task")
+        .expect("server ran cleanly");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+}

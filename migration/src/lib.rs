@@ -4,12 +4,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_organisation;
+mod m20261123_000002_catalog;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_organisation::Migration)]
+        vec![
+            Box::new(m20261123_000001_organisation::Migration),
+            Box::new(m20261123_000002_catalog::Migration),
+        ]
     }
 }

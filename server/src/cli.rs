@@ -8,7 +8,7 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::config::{DataConfig, LogFormat, Secret, ServeConfig};
 use crate::startup::{Application, shutdown_signal};
-use crate::{auth, db, routes, telemetry};
+use crate::{auth, catalog, db, demo, routes, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "storecheck", version, about = "Mystery-shopper audit backend")]
@@ -26,8 +26,19 @@ pub enum Command {
     /// Create a user, for example the first HQ account. The password comes
     /// from STORECHECK_PASSWORD or, when unset, the first line of standard input.
     CreateUser(CreateUser),
+    /// The standards catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Print the OpenAPI description (what `/openapi.yaml` serves).
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Load the default catalog (SERVQUAL dimensions, the standards written
+    /// from the domain brief, a checklist draft using them); what exists
+    /// already is kept.
+    ImportDefault(DataConfig),
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,7 +67,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(config) => {
             telemetry::init(config.log_format);
             tracing::info!(bind = %config.bind, data_dir = %config.data.data_dir.display(), "starting");
+            let demo = config.demo;
             let app = Application::build(config).await?;
+            if demo {
+                let report = demo::load(&app.state.db, chrono::Utc::now().date_naive()).await?;
+                tracing::info!(created = report.created, quarter = %report.quarter, "demo organisation ready");
+                println!("{}", demo::logins_text());
+            }
             app.run_until(shutdown_signal()).await
         }
         Command::Migrate(data) => {
@@ -67,6 +84,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateUser(args) => create_user(args).await,
+        Command::Catalog(CatalogCommand::ImportDefault(data)) => {
+            let db = db::connect(&data).await?;
+            db::migrate(&db).await?;
+            let txn = db.begin().await?;
+            let r = catalog::import_default(&txn).await.map_err(api_err)?;
+            txn.commit().await?;
+            println!(
+                "default catalog: {} dimension(s) and {} standard(s) added; checklist draft {} ({})",
+                r.dimensions_created,
+                r.standards_created,
+                r.checklist_id,
+                if r.checklist_created {
+                    "created"
+                } else {
+                    "already there"
+                }
+            );
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", routes::openapi_yaml()?);
             Ok(())

@@ -61,6 +61,12 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub data: DataConfig,
 
+    /// Create the demo organisation (regions, stores, users of every role,
+    /// the default catalog published for this quarter, assignments) if it is
+    /// missing, and print its logins.
+    #[arg(long, env = "STORECHECK_DEMO")]
+    pub demo: bool,
+
     /// Key that signs access tokens. Every server of one deployment must use
     /// the same key. Default: a random key made once and kept in the database.
     #[arg(long, env = "STORECHECK_TOKEN_SECRET", hide_env_values = true)]
@@ -140,6 +146,7 @@ impl ServeConfig {
         cfg.data.data_dir = data_dir;
         cfg.data.database_url = None;
         cfg.token_secret = None;
+        cfg.demo = false;
         cfg
     }
 

@@ -2,10 +2,12 @@
 //! their offline-collected audits, and reports compliance to head office.
 
 pub mod auth;
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod extract;

@@ -4,8 +4,10 @@
 //! so a type here is the contract between them.
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod org;
+pub mod quarter;
 pub mod validate;
 
 pub use auth::Role;

@@ -1,5 +1,7 @@
 //! Database access: connecting, migrating, and the queries of each aggregate.
 
+pub mod assignments;
+pub mod catalog;
 pub mod regions;
 pub mod sessions;
 pub mod stores;

@@ -1,6 +1,8 @@
 //! The HTTP API: one module per resource, merged here.
 
+pub mod assignments;
 pub mod auth;
+pub mod catalog;
 pub mod ops;
 pub mod regions;
 pub mod stores;
@@ -24,6 +26,8 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Sign in, token refresh, sign out"),
         (name = "organisation", description = "Regions, stores and users (head office)"),
+        (name = "catalog", description = "Dimensions, standards, checklist drafts and published versions"),
+        (name = "assignments", description = "Which auditor visits which store, with which checklist version, when"),
         (name = "operations", description = "Health, readiness, metrics, the API description"),
     )
 )]
@@ -56,6 +60,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(regions::router())
         .merge(stores::router())
         .merge(users::router())
+        .merge(catalog::router())
+        .merge(assignments::router())
         .merge(ops::router())
 }
 

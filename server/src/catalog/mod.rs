@@ -1,0 +1,152 @@
+//! The default catalog, written from the domain brief: the SERVQUAL
+//! dimensions, bilingual standards for every moment of a store visit, and a
+//! checklist draft that uses them all. Any deployment can load it.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use storecheck_shared::catalog::{ChecklistContent, DraftSection, Factor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::entities::{checklists, dimensions, standards};
+use crate::error::ApiError;
+
+const DEFAULT_CATALOG: &str = include_str!("default_catalog.json");
+
+#[derive(Debug, Deserialize)]
+pub struct DefaultCatalog {
+    pub dimensions: Vec<DefaultDimension>,
+    pub standards: Vec<DefaultStandard>,
+    pub checklist: DefaultChecklist,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DefaultDimension {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DefaultStandard {
+    pub code: String,
+    pub dimension: String,
+    pub factor: Factor,
+    pub text_zh: String,
+    pub text_en: String,
+    pub guidance_zh: String,
+    pub guidance_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DefaultChecklist {
+    pub name: String,
+    pub sections: Vec<DraftSection>,
+}
+
+pub fn default_catalog() -> anyhow::Result<DefaultCatalog> {
+    Ok(serde_json::from_str(DEFAULT_CATALOG)?)
+}
+
+/// What an import added.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    pub dimensions_created: u32,
+    pub standards_created: u32,
+    /// The default checklist draft (made now or found from before).
+    pub checklist_id: Uuid,
+    pub checklist_created: bool,
+}
+
+/// Add whatever of the default catalog is missing, by code (and the
+/// checklist by name). Running it again adds nothing.
+pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, ApiError> {
+    let catalog = default_catalog()?;
+    let now = Utc::now();
+    let mut dims: HashMap<String, Uuid> = dimensions::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.id))
+        .collect();
+    let mut dimensions_created = 0;
+    let mut position = i32::try_from(dims.len()).unwrap_or(0);
+    for d in &catalog.dimensions {
+        if dims.contains_key(&d.code) {
+            continue;
+        }
+        position += 1;
+        let id = Uuid::now_v7();
+        dimensions::ActiveModel {
+            id: Set(id),
+            code: Set(d.code.clone()),
+            name_zh: Set(d.name_zh.clone()),
+            name_en: Set(d.name_en.clone()),
+            position: Set(position),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        dims.insert(d.code.clone(), id);
+        dimensions_created += 1;
+    }
+    let existing: Vec<String> = standards::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    let mut standards_created = 0;
+    for s in &catalog.standards {
+        if existing.contains(&s.code) {
+            continue;
+        }
+        let dimension_id = *dims.get(&s.dimension).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "default standard {} names unknown dimension {}",
+                s.code,
+                s.dimension
+            ))
+        })?;
+        standards::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            code: Set(s.code.clone()),
+            dimension_id: Set(dimension_id),
+            factor: Set(s.factor.as_str().to_owned()),
+            text_zh: Set(s.text_zh.clone()),
+            text_en: Set(s.text_en.clone()),
+            guidance_zh: Set(s.guidance_zh.clone()),
+            guidance_en: Set(s.guidance_en.clone()),
+            retired: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        standards_created += 1;
+    }
+    let found = checklists::Entity::find()
+        .filter(checklists::Column::Name.eq(catalog.checklist.name.clone()))
+        .one(db)
+        .await?;
+    let (checklist_id, checklist_created) = match found {
+        Some(c) => (c.id, false),
+        None => {
+            let content = ChecklistContent {
+                sections: catalog.checklist.sections,
+            };
+            let c =
+                crate::db::catalog::create_checklist(db, catalog.checklist.name, &content).await?;
+            (c.id, true)
+        }
+    };
+    Ok(ImportReport {
+        dimensions_created,
+        standards_created,
+        checklist_id,
+        checklist_created,
+    })
+}

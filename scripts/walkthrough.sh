@@ -20,11 +20,13 @@ for _ in $(seq 1 200); do
 done
 curl -sf http://127.0.0.1:8080/readyz >/dev/null || { cat "$WORK/server.log"; exit 1; }
 
-# The block after <!-- walkthrough --> in the README, with the release build
-# replaced by the binary just built. Both use ./data of this folder.
-awk '/<!-- walkthrough -->/{on=1; next} on && /^```sh/{inblock=1; next} inblock && /^```/{exit} inblock' \
+# The blocks after each <!-- walkthrough --> in the README, in order, with the
+# release build replaced by the binary just built. Both use ./data here.
+awk '/<!-- walkthrough -->/{on=1; next} on && /^```sh/{inblock=1; next} inblock && /^```/{inblock=0; on=0; next} inblock' \
   "$OLDPWD/README.md" \
   | sed "s#cargo run --release -p server --#\"$BIN\"#" > "$WORK/walkthrough.sh"
 bash -euo pipefail "$WORK/walkthrough.sh" | tee "$WORK/out.txt"
 grep -q '"code": "SH-001"' "$WORK/out.txt"
+grep -q '"status": "scheduled"' "$WORK/out.txt"
+grep -qi '^cache-control: .*immutable' "$WORK/out.txt"
 echo "walk-through passed"

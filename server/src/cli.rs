@@ -70,8 +70,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let demo = config.demo;
             let app = Application::build(config).await?;
             if demo {
-                let report = demo::load(&app.state.db, chrono::Utc::now().date_naive()).await?;
-                tracing::info!(created = report.created, quarter = %report.quarter, "demo organisation ready");
                 println!("{}", demo::logins_text());
             }
             app.run_until(shutdown_signal()).await

@@ -36,6 +36,10 @@ impl Application {
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
         let db = db::connect(&config.data).await?;
         db::migrate(&db).await?;
+        if config.demo {
+            let report = crate::demo::load(&db, chrono::Utc::now().date_naive()).await?;
+            tracing::info!(created = report.created, quarter = %report.quarter, "demo organisation ready");
+        }
         let secret = match &config.token_secret {
             Some(s) if s.0.len() >= 32 => s.0.as_bytes().to_vec(),
             Some(_) => anyhow::bail!("STORECHECK_TOKEN_SECRET must be at least 32 characters"),

@@ -431,13 +431,16 @@ pub struct StandardInfo {
 
 pub const MAX_PHOTOS_PER_ITEM: i64 = 10;
 
+/// Finds a standard by id or, failing that, by code.
+pub type StandardLookup<'a> = dyn Fn(Option<Uuid>, Option<&str>) -> Option<StandardInfo> + 'a;
+
 /// Check a draft against every publish rule and resolve it into the
 /// sections of a version. Every problem is reported, each with its path
 /// (`sections[1].items[0].weight`). `standard` looks a standard up by id or
 /// by code; `new_id` names each published item.
 pub fn resolve_for_publish(
     content: &ChecklistContent,
-    standard: &dyn Fn(Option<Uuid>, Option<&str>) -> Option<StandardInfo>,
+    standard: &StandardLookup<'_>,
     new_id: &mut dyn FnMut() -> Uuid,
 ) -> Result<Vec<VersionSection>, Vec<ErrorDetail>> {
     let mut errors = Vec::new();
@@ -682,5 +685,163 @@ pub fn resolve_for_publish(
         Ok(sections)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(code: &str, factor: Factor, retired: bool) -> StandardInfo {
+        StandardInfo {
+            id: Uuid::from_u128(code.len() as u128 + factor as u128 * 100),
+            code: code.into(),
+            dimension: "reliability".into(),
+            factor,
+            text_zh: format!("{code} 中文"),
+            text_en: format!("{code} English"),
+            guidance_zh: String::new(),
+            guidance_en: String::new(),
+            retired,
+        }
+    }
+
+    fn item(code: &str, std: &str, kind: ItemKind) -> DraftItem {
+        DraftItem {
+            code: code.into(),
+            standard_id: None,
+            standard_code: Some(std.into()),
+            kind,
+            weight: 10,
+            factor: None,
+            allow_na: false,
+            photo: PhotoRule::None,
+            min_photos: 0,
+            text_zh: None,
+            text_en: None,
+            max: None,
+            target: None,
+            compare: None,
+            unit: None,
+            options: None,
+            points_each: None,
+            max_points: None,
+        }
+    }
+
+    fn lookup() -> impl Fn(Option<Uuid>, Option<&str>) -> Option<StandardInfo> {
+        let all = [
+            info("B", Factor::Basic, false),
+            info("PP", Factor::Performance, false),
+            info("MMM", Factor::Motivation, false),
+            info("RRRR", Factor::Performance, true),
+        ];
+        move |_, code| all.iter().find(|s| Some(s.code.as_str()) == code).cloned()
+    }
+
+    fn content(items: Vec<DraftItem>) -> ChecklistContent {
+        ChecklistContent {
+            sections: vec![DraftSection {
+                code: "s".into(),
+                title_zh: "节".into(),
+                title_en: "Section".into(),
+                items,
+            }],
+        }
+    }
+
+    fn paths(c: &ChecklistContent) -> Vec<String> {
+        match resolve_for_publish(c, &lookup(), &mut Uuid::new_v4) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.into_iter().map(|d| d.field).collect(),
+        }
+    }
+
+    #[test]
+    fn resolves_texts_factor_and_dimension_from_the_standard() {
+        let mut scale = item("Q2", "PP", ItemKind::Scale);
+        scale.max = Some(4);
+        scale.text_en = Some("  Own words  ".into());
+        let c = content(vec![item("Q1", "B", ItemKind::YesNo), scale]);
+        let sections = resolve_for_publish(&c, &lookup(), &mut Uuid::new_v4).expect("valid");
+        let items = &sections[0].items;
+        assert_eq!(
+            items[0].factor,
+            Factor::Basic,
+            "inherited from the standard"
+        );
+        assert_eq!(items[0].text_en, "B English");
+        assert_eq!(items[0].dimension, "reliability");
+        assert_eq!(items[1].text_en, "Own words");
+        assert_eq!(items[1].max, Some(4));
+    }
+
+    #[test]
+    fn basic_items_must_be_yes_no_or_measure() {
+        let mut choice = item("Q1", "B", ItemKind::Choice);
+        choice.options = Some(vec![
+            ChoiceOption {
+                code: "a".into(),
+                label_zh: "好".into(),
+                label_en: "Good".into(),
+                score: 100,
+            },
+            ChoiceOption {
+                code: "b".into(),
+                label_zh: "差".into(),
+                label_en: "Poor".into(),
+                score: 0,
+            },
+        ]);
+        assert_eq!(
+            paths(&content(vec![choice])),
+            ["sections[0].items[0].factor"]
+        );
+        let mut measure = item("Q1", "B", ItemKind::Measure);
+        measure.target = Some(180.0);
+        measure.compare = Some(Compare::AtMost);
+        assert!(paths(&content(vec![measure])).is_empty());
+    }
+
+    #[test]
+    fn bonus_and_deductions_alone_are_not_enough() {
+        let mut count = item("C", "PP", ItemKind::Count);
+        count.points_each = Some(5);
+        count.max_points = Some(10);
+        let bonus = item("M", "MMM", ItemKind::YesNo);
+        assert_eq!(paths(&content(vec![count, bonus])), ["sections"]);
+    }
+
+    #[test]
+    fn fields_of_another_kind_and_retired_standards_are_refused() {
+        let mut yes_no = item("Q1", "PP", ItemKind::YesNo);
+        yes_no.max = Some(5);
+        let retired = item("Q2", "RRRR", ItemKind::YesNo);
+        assert_eq!(
+            paths(&content(vec![yes_no, retired])),
+            [
+                "sections[0].items[0].max",
+                "sections[0].items[1].standard_id"
+            ]
+        );
+    }
+
+    #[test]
+    fn photo_rules() {
+        let mut a = item("Q1", "PP", ItemKind::YesNo);
+        a.photo = PhotoRule::Required;
+        a.min_photos = 11;
+        let mut b = item("Q2", "PP", ItemKind::YesNo);
+        b.min_photos = 1;
+        let mut ok = item("Q3", "PP", ItemKind::YesNo);
+        ok.photo = PhotoRule::Required;
+        ok.min_photos = 2;
+        assert_eq!(
+            paths(&content(vec![a, b, ok])),
+            [
+                "sections[0].items[0].min_photos",
+                "sections[0].items[1].min_photos"
+            ]
+        );
     }
 }

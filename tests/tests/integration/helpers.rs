@@ -270,3 +270,107 @@ pub fn fields(details: &[Value]) -> Vec<String> {
         .map(|d| d["field"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// The quarter of today, as the server sees it.
+pub fn this_quarter() -> storecheck_shared::quarter::Quarter {
+    storecheck_shared::quarter::Quarter::containing(chrono::Utc::now().date_naive())
+}
+
+/// A small valid draft: a basic yes/no item, a performance scale item and a
+/// count item, all on the standard `standard`.
+pub fn valid_sections(standards: &[Uuid; 3]) -> Value {
+    json!([
+        {"code": "arrival", "title_zh": "到店", "title_en": "Arrival", "items": [
+            {"code": "GREET", "standard_id": standards[0], "kind": "yes_no", "weight": 10, "factor": "basic"},
+            {"code": "SMILE", "standard_id": standards[1], "kind": "scale", "weight": 5, "factor": "performance", "max": 4},
+        ]},
+        {"code": "complaints", "title_zh": "投诉", "title_en": "Complaints", "items": [
+            {"code": "ERRORS", "standard_id": standards[2], "kind": "count", "weight": 1, "points_each": 5, "max_points": 15},
+        ]},
+    ])
+}
+
+pub struct Catalog {
+    pub standards: [Uuid; 3],
+    pub checklist: Uuid,
+    pub version: Uuid,
+}
+
+impl TestApp {
+    pub async fn create_standard(
+        &self,
+        token: &str,
+        code: &str,
+        dimension: Uuid,
+        factor: &str,
+    ) -> Uuid {
+        let (s, b) = self
+            .post(
+                "/api/v1/standards",
+                token,
+                json!({"code": code, "dimension_id": dimension, "factor": factor,
+                       "text_zh": format!("标准 {code}"), "text_en": format!("Standard {code}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        id_of(&b)
+    }
+
+    pub async fn first_dimension(&self, token: &str) -> Uuid {
+        let (s, b) = self.get("/api/v1/dimensions", token).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        id_of(&b["items"][0])
+    }
+
+    /// Three standards, a checklist using them, published for this quarter.
+    pub async fn seed_catalog(&self, token: &str) -> Catalog {
+        let dimension = self.first_dimension(token).await;
+        let standards = [
+            self.create_standard(token, "STD-GREET", dimension, "basic")
+                .await,
+            self.create_standard(token, "STD-SMILE", dimension, "performance")
+                .await,
+            self.create_standard(token, "STD-ERRORS", dimension, "performance")
+                .await,
+        ];
+        let (s, b) = self
+            .post(
+                "/api/v1/checklists",
+                token,
+                json!({"name": "Store audit", "sections": valid_sections(&standards)}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let checklist = id_of(&b);
+        let (s, b) = self
+            .post(
+                &format!("/api/v1/checklists/{checklist}/publish"),
+                token,
+                json!({"quarter": this_quarter().to_string()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        Catalog {
+            standards,
+            checklist,
+            version: id_of(&b),
+        }
+    }
+
+    pub async fn assign(
+        &self,
+        token: &str,
+        store: Uuid,
+        auditor: Uuid,
+        version: Uuid,
+    ) -> (StatusCode, Value) {
+        let q = this_quarter();
+        self.post(
+            "/api/v1/assignments",
+            token,
+            json!({"store_id": store, "auditor_id": auditor, "checklist_version_id": version,
+                   "window_start": q.first_day(), "window_end": q.last_day()}),
+        )
+        .await
+    }
+}

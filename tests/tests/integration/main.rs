@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod catalog;
 mod cli;
 mod import;
 mod ops;

@@ -132,6 +132,101 @@ fn matrix() -> Vec<Row> {
             "/api/v1/users/{id}",
             Protected([404, 403, 404, 200]),
         ),
+        row(
+            Method::GET,
+            "/api/v1/dimensions",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/dimensions",
+            Protected([403, 403, 403, 201]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/dimensions/{id}",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::PATCH,
+            "/api/v1/dimensions/{id}",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/standards",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/standards",
+            Protected([403, 403, 403, 201]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/standards/{id}",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::PATCH,
+            "/api/v1/standards/{id}",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/checklists",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/checklists",
+            Protected([403, 403, 403, 201]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/checklists/{id}",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/checklists/{id}",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/checklists/{id}/publish",
+            Protected([403, 403, 403, 201]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/checklist-versions/{id}",
+            Protected([200, 200, 404, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/catalog/import-default",
+            Protected([403, 403, 403, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/assignments",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/assignments",
+            Protected([403, 201, 404, 201]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/assignments/{id}",
+            Protected([200, 200, 404, 200]),
+        ),
+        row(
+            Method::PATCH,
+            "/api/v1/assignments/{id}",
+            Protected([403, 200, 404, 200]),
+        ),
         row(Method::GET, "/healthz", Public(200)),
         row(Method::GET, "/readyz", Public(200)),
         row(Method::GET, "/metrics", Public(200)),
@@ -185,6 +280,10 @@ fn every_endpoint_has_a_row() {
 struct World {
     region_a: Uuid,
     store_a: Uuid,
+    auditor: Uuid,
+    dimension: Uuid,
+    catalog: Catalog,
+    assignment: Uuid,
     other_auditor: Uuid,
     auditor_email: &'static str,
     manager_in_email: &'static str,
@@ -197,7 +296,8 @@ async fn world(app: &TestApp) -> World {
     let region_a = app.create_region(&hq.access, "region-a").await;
     let region_b = app.create_region(&hq.access, "region-b").await;
     let store_a = app.create_store(&hq.access, "store-a", region_a).await;
-    app.create_user_directly("auditor@test.example", Role::Auditor, vec![region_a])
+    let auditor = app
+        .create_user_directly("auditor@test.example", Role::Auditor, vec![region_a])
         .await;
     let other_auditor = app
         .create_user_directly("auditor2@test.example", Role::Auditor, vec![region_a])
@@ -206,6 +306,13 @@ async fn world(app: &TestApp) -> World {
         .await;
     app.create_user_directly("mgr-b@test.example", Role::RegionalManager, vec![region_b])
         .await;
+    let catalog = app.seed_catalog(&hq.access).await;
+    let (s, b) = app
+        .assign(&hq.access, store_a, auditor, catalog.version)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let assignment = id_of(&b);
+    let dimension = app.first_dimension(&hq.access).await;
     let claims = verify_access_token(&app.state.token_key, &hq.access).expect("valid");
     let now = chrono::Utc::now().timestamp();
     let expired = sign_access_token(
@@ -219,6 +326,10 @@ async fn world(app: &TestApp) -> World {
     World {
         region_a,
         store_a,
+        auditor,
+        dimension,
+        catalog,
+        assignment,
         other_auditor,
         auditor_email: "auditor@test.example",
         manager_in_email: "mgr-a@test.example",
@@ -242,6 +353,32 @@ fn request_body(row: &Row, n: usize, w: &World) -> Option<Value> {
             "region_ids": [w.region_a],
         })),
         ("PATCH", "/api/v1/users/{id}") => Some(json!({"disabled": false})),
+        ("POST", "/api/v1/dimensions") => {
+            Some(json!({"code": unique, "name_zh": "维度", "name_en": "Dimension"}))
+        }
+        ("PATCH", "/api/v1/dimensions/{id}") => Some(json!({"name_en": "Reliability"})),
+        ("POST", "/api/v1/standards") => Some(
+            json!({"code": unique, "dimension_id": w.dimension, "factor": "performance", "text_zh": "标准", "text_en": "Standard"}),
+        ),
+        ("PATCH", "/api/v1/standards/{id}") => Some(json!({"guidance_en": "Look at the door."})),
+        ("POST", "/api/v1/checklists") => Some(json!({"name": "Another"})),
+        ("PUT", "/api/v1/checklists/{id}") => {
+            Some(json!({"sections": valid_sections(&w.catalog.standards)}))
+        }
+        ("POST", "/api/v1/checklists/{id}/publish") => {
+            Some(json!({"quarter": this_quarter().to_string()}))
+        }
+        ("POST", "/api/v1/catalog/import-default") => Some(json!({})),
+        ("POST", "/api/v1/assignments") => {
+            let q = this_quarter();
+            Some(
+                json!({"store_id": w.store_a, "auditor_id": w.auditor, "checklist_version_id": w.catalog.version,
+                        "window_start": q.first_day(), "window_end": q.last_day()}),
+            )
+        }
+        ("PATCH", "/api/v1/assignments/{id}") => {
+            Some(json!({"window_end": this_quarter().last_day()}))
+        }
         _ => None,
     }
 }
@@ -270,6 +407,11 @@ async fn permission_matrix() {
             let id = match row.path {
                 p if p.starts_with("/api/v1/regions/") => w.region_a,
                 p if p.starts_with("/api/v1/stores/") => w.store_a,
+                p if p.starts_with("/api/v1/dimensions/") => w.dimension,
+                p if p.starts_with("/api/v1/standards/") => w.catalog.standards[0],
+                p if p.starts_with("/api/v1/checklists/") => w.catalog.checklist,
+                p if p.starts_with("/api/v1/checklist-versions/") => w.catalog.version,
+                p if p.starts_with("/api/v1/assignments/") => w.assignment,
                 _ => w.other_auditor,
             };
             let path = row.path.replace("{id}", &id.to_string());

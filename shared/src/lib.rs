@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod org;
 pub mod quarter;
+pub mod scoring;
 pub mod validate;
 
 pub use auth::Role;

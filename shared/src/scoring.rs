@@ -334,7 +334,11 @@ mod tests {
             yes(2, Motivation, 10),
             item(3, ItemKind::Count, Performance, 1),
         ]);
-        assert_eq!(run(&s, &[(3, Count(0))]), Err(ScoreError::NothingScored), "all N/A");
+        assert_eq!(
+            run(&s, &[(3, Count(0))]),
+            Err(ScoreError::NothingScored),
+            "all N/A"
+        );
         assert_eq!(
             run(&s, &[(2, YesNo(true)), (3, Count(0))]),
             Err(ScoreError::NothingScored),

@@ -66,15 +66,13 @@ pub async fn create_dimension(
     .insert(db)
     .await
     .map_err(|e| {
-        if super::is_unique_violation(&e) {
+        super::unique_or(e, || {
             ApiError::conflict(
                 "already_exists",
                 format!("a dimension with code {code:?} already exists"),
             )
             .with_detail("code", "already in use")
-        } else {
-            e.into()
-        }
+        })
     })
 }
 
@@ -148,13 +146,9 @@ pub async fn insert_standard(
     m: standards::ActiveModel,
     code: &str,
 ) -> Result<standards::Model, ApiError> {
-    m.insert(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            standard_code_taken(code)
-        } else {
-            e.into()
-        }
-    })
+    m.insert(db)
+        .await
+        .map_err(|e| super::unique_or(e, || standard_code_taken(code)))
 }
 
 pub fn standard_to_wire(m: standards::Model) -> Result<Standard, ApiError> {
@@ -380,14 +374,12 @@ pub async fn publish(
     .insert(db)
     .await
     .map_err(|e| {
-        if super::is_unique_violation(&e) {
+        super::unique_or(e, || {
             ApiError::conflict(
                 "publish_conflict",
                 "another publish of this checklist happened at the same time; try again",
             )
-        } else {
-            e.into()
-        }
+        })
     })
 }
 

@@ -16,6 +16,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Ent
 
 use crate::config::DataConfig;
 use crate::entities::server_secrets;
+use crate::error::ApiError;
 
 /// Connect to the configured database, creating the data folder (for the
 /// embedded SQLite default) when missing.
@@ -84,6 +85,15 @@ pub fn random_token(bytes: usize) -> anyhow::Result<String> {
 /// Most values bound in one `IN (…)` list, well under SQLite's limit of
 /// bound parameters per statement.
 pub const IN_CHUNK: usize = 1000;
+
+/// `conflict()` when a write broke a unique constraint, else the error as is.
+pub fn unique_or(err: sea_orm::DbErr, conflict: impl FnOnce() -> ApiError) -> ApiError {
+    if is_unique_violation(&err) {
+        conflict()
+    } else {
+        err.into()
+    }
+}
 
 /// Whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {

@@ -63,13 +63,7 @@ pub async fn create(
     }
     .insert(db)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) {
-            code_taken(&code)
-        } else {
-            e.into()
-        }
-    })
+    .map_err(|e| super::unique_or(e, || code_taken(&code)))
 }
 
 pub async fn update(
@@ -87,13 +81,10 @@ pub async fn update(
         active.name = Set(n);
     }
     active.updated_at = Set(Utc::now());
-    active.update(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            code_taken(new_code.as_deref().unwrap_or_default())
-        } else {
-            e.into()
-        }
-    })
+    active
+        .update(db)
+        .await
+        .map_err(|e| super::unique_or(e, || code_taken(new_code.as_deref().unwrap_or_default())))
 }
 
 /// Which of `ids` name no region, by position.

@@ -108,13 +108,10 @@ fn active(f: StoreFields) -> stores::ActiveModel {
 
 pub async fn create(db: &impl ConnectionTrait, f: StoreFields) -> Result<stores::Model, ApiError> {
     let code = f.code.clone();
-    active(f).insert(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            code_taken(&code)
-        } else {
-            e.into()
-        }
-    })
+    active(f)
+        .insert(db)
+        .await
+        .map_err(|e| super::unique_or(e, || code_taken(&code)))
 }
 
 /// Insert many stores (inside the caller's transaction).
@@ -133,14 +130,12 @@ pub async fn create_many(
             .exec_without_returning(db)
             .await
             .map_err(|e| {
-                if super::is_unique_violation(&e) {
+                super::unique_or(e, || {
                     ApiError::conflict(
                         "already_exists",
                         "a store code in the file was taken while importing; nothing was stored",
                     )
-                } else {
-                    e.into()
-                }
+                })
             })?;
         out.extend(
             stores::Entity::find()
@@ -168,13 +163,9 @@ pub async fn update(
     a.timezone = Set(f.timezone);
     a.region_id = Set(f.region_id);
     a.updated_at = Set(Utc::now());
-    a.update(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            code_taken(&code)
-        } else {
-            e.into()
-        }
-    })
+    a.update(db)
+        .await
+        .map_err(|e| super::unique_or(e, || code_taken(&code)))
 }
 
 /// Which of `codes` are already used by stores.

@@ -163,13 +163,7 @@ pub async fn create(
     }
     .insert(db)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) {
-            email_taken()
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| super::unique_or(e, email_taken))?;
     set_regions(db, id, &region_ids).await?;
     to_wire(model, region_ids)
 }
@@ -219,13 +213,9 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: Changes) -> Re
         a.disabled = Set(d);
     }
     a.updated_at = Set(Utc::now());
-    a.update(db).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            email_taken()
-        } else {
-            e.into()
-        }
-    })?;
+    a.update(db)
+        .await
+        .map_err(|e| super::unique_or(e, email_taken))?;
     Ok(())
 }
 

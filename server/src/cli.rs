@@ -2,7 +2,6 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use sea_orm::TransactionTrait;
 use storecheck_shared::{Role, validate};
 use tokio::io::AsyncBufReadExt;
 
@@ -85,7 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(CatalogCommand::ImportDefault(data)) => {
             let db = db::connect(&data).await?;
             db::migrate(&db).await?;
-            let txn = db.begin().await?;
+            let txn = crate::db::begin_write(&db).await?;
             let r = catalog::import_default(&txn).await.map_err(api_err)?;
             txn.commit().await?;
             println!(
@@ -142,7 +141,7 @@ async fn create_user(args: CreateUser) -> anyhow::Result<()> {
         bail!("a user with e-mail {email} already exists");
     }
     let hash = auth::hash_password(password).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(&db).await?;
     let user = db::users::create(&txn, email, hash, args.role, region_ids)
         .await
         .map_err(api_err)?;

@@ -12,7 +12,10 @@ use anyhow::Context;
 use base64::Engine;
 use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::DataConfig;
 use crate::entities::server_secrets;
@@ -41,6 +44,17 @@ pub async fn connect(cfg: &DataConfig) -> anyhow::Result<DatabaseConnection> {
         .await
         .context("connecting to the database")?;
     Ok(db)
+}
+
+/// Begin a transaction that will write. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`), so that concurrent writers wait for each other
+/// instead of failing when a read lock cannot be upgraded.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// Apply every pending migration.

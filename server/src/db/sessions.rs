@@ -61,7 +61,7 @@ pub async fn create(
     refresh_ttl: u64,
     max_age: u64,
 ) -> Result<NewSession, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let id = Uuid::now_v7();
     let expires = now + secs(max_age);
@@ -136,7 +136,7 @@ pub async fn rotate(
 ) -> Result<Rotated, ApiError> {
     let invalid =
         || ApiError::unauthenticated("invalid_refresh_token", "the refresh token is not valid");
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let outcome = 'out: {
         let Some(token) = refresh_tokens::Entity::find()

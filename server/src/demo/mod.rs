@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use storecheck_shared::Role;
 use storecheck_shared::quarter::Quarter;
@@ -84,7 +84,7 @@ pub async fn load(conn: &DatabaseConnection, today: NaiveDate) -> anyhow::Result
             ));
         }
     }
-    let txn = conn.begin().await?;
+    let txn = crate::db::begin_write(conn).await?;
     let mut report = DemoReport {
         quarter: quarter.to_string(),
         ..DemoReport::default()

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use storecheck_shared::catalog::{Assignment, AssignmentPatch, AssignmentStatus, NewAssignment};
 use storecheck_shared::org::Page;
@@ -169,7 +168,7 @@ async fn create_assignment(
         check_window(&mut check, q, req.window_start, req.window_end);
     }
     check.finish()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let a = assignments::create(
         &txn,
         assignments::NewRow {

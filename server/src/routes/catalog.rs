@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use sea_orm::{EntityTrait, Set, TransactionTrait};
+use sea_orm::{EntityTrait, Set};
 use serde::Deserialize;
 use storecheck_shared::catalog::{
     Checklist, ChecklistContent, ChecklistUpdate, ChecklistVersion, Dimension, DimensionPatch,
@@ -510,7 +510,7 @@ async fn publish_checklist(
     let m = db::checklist(&state.db, id).await?;
     let quarter =
         Quarter::parse(&req.quarter).map_err(|e| ApiError::invalid_field("quarter", e))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let v = db::publish(&txn, &m, quarter, Some(caller.id)).await?;
     txn.commit().await?;
     tracing::info!(checklist = %m.id, version = v.version, quarter = %v.quarter, "checklist published");
@@ -597,7 +597,7 @@ async fn import_default_catalog(
     caller: AuthUser,
 ) -> ApiResult<Json<crate::catalog::ImportReport>> {
     caller.require_hq()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let report = crate::catalog::import_default(&txn).await?;
     txn.commit().await?;
     Ok(Json(report))

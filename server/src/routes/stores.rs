@@ -7,7 +7,6 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use storecheck_shared::org::{NewStore, Page, Store, StoreImport, StorePatch};
 use storecheck_shared::{ErrorBody, ErrorDetail, validate};
@@ -334,7 +333,7 @@ async fn import_stores(
         )
         .with_details(errors));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let created = stores::create_many(&txn, fields).await?;
     txn.commit().await?;
     tracing::info!(count = created.len(), "stores imported");

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use storecheck_shared::org::{NewUser, Page, User, UserPatch};
 use storecheck_shared::{ErrorBody, Role, validate};
@@ -113,7 +112,7 @@ async fn create_user(
     check.finish()?;
     let email = checked(email)?;
     let hash = hash_password(req.password).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = users::create(&txn, email, hash, req.role, req.region_ids).await?;
     txn.commit().await?;
     tracing::info!(user = %user.id, role = %user.role, "user created");
@@ -186,7 +185,7 @@ async fn update_user(
         None => None,
     };
     let end_sessions = req.disabled == Some(true) || password_hash.is_some();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     users::update(
         &txn,
         id,

@@ -271,3 +271,41 @@ async fn repeated_failures_slow_down_the_client_address() {
     let (s, body) = app.login_raw(HQ_EMAIL, PASSWORD).await;
     assert_error(s, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }
+
+/// Ten refreshes racing with one token: exactly one wins, the others are
+/// reuse (which ends the session); none is a server error.
+#[tokio::test]
+async fn racing_refreshes_with_one_token() {
+    let app = TestApp::spawn().await;
+    let tokens = app.hq().await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/refresh");
+        let refresh = tokens.refresh.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"refresh_token": refresh}))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+}

@@ -119,6 +119,18 @@ pub struct ServeConfig {
     #[arg(long, env = "STORECHECK_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
+    /// A check-in farther than this many metres from the store is flagged.
+    #[arg(long, env = "STORECHECK_GEOFENCE_M", default_value_t = 200.0)]
+    pub geofence_m: f64,
+
+    /// Most audits in one push.
+    #[arg(long, env = "STORECHECK_MAX_PUSH_AUDITS", default_value_t = 100)]
+    pub max_push_audits: usize,
+
+    /// Largest push request body, in bytes.
+    #[arg(long, env = "STORECHECK_MAX_PUSH_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_push_bytes: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "STORECHECK_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

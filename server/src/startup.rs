@@ -52,6 +52,7 @@ impl Application {
             db,
             token_key: TokenKey::new(&secret),
             metrics: Metrics::default(),
+            versions: Default::default(),
             config,
         }));
         let router = router(state.clone());

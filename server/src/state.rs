@@ -17,6 +17,7 @@ pub struct App {
     pub config: ServeConfig,
     pub token_key: TokenKey,
     pub metrics: Metrics,
+    pub versions: crate::db::audits::VersionCache,
 }
 
 impl Deref for AppState {

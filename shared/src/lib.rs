@@ -9,6 +9,7 @@ pub mod error;
 pub mod org;
 pub mod quarter;
 pub mod scoring;
+pub mod sync;
 pub mod validate;
 
 pub use auth::Role;

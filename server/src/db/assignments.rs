@@ -109,7 +109,7 @@ pub struct NewRow {
 
 pub async fn create(db: &impl ConnectionTrait, r: NewRow) -> Result<assignments::Model, ApiError> {
     let now = Utc::now();
-    Ok(assignments::ActiveModel {
+    let a = assignments::ActiveModel {
         id: Set(Uuid::now_v7()),
         store_id: Set(r.store_id),
         auditor_id: Set(r.auditor_id),
@@ -122,7 +122,9 @@ pub async fn create(db: &impl ConnectionTrait, r: NewRow) -> Result<assignments:
         updated_at: Set(now),
     }
     .insert(db)
-    .await?)
+    .await?;
+    super::sync::record(db, &[(a.auditor_id, super::sync::ASSIGNMENT, a.id)]).await?;
+    Ok(a)
 }
 
 pub struct Changes {
@@ -137,6 +139,8 @@ pub async fn update(
     a: assignments::Model,
     c: Changes,
 ) -> Result<assignments::Model, ApiError> {
+    let before = a.auditor_id;
+    let id = a.id;
     let mut m: assignments::ActiveModel = a.into();
     if let Some(u) = c.auditor_id {
         m.auditor_id = Set(u);
@@ -147,7 +151,14 @@ pub async fn update(
         m.status = Set(s.as_str().to_owned());
     }
     m.updated_at = Set(Utc::now());
-    Ok(m.update(db).await?)
+    let a = m.update(db).await?;
+    // The auditor it moved away from learns that it is gone.
+    let mut entries = vec![(a.auditor_id, super::sync::ASSIGNMENT, id)];
+    if before != a.auditor_id {
+        entries.push((before, super::sync::ASSIGNMENT, id));
+    }
+    super::sync::record(db, &entries).await?;
+    Ok(a)
 }
 
 pub fn to_wire(m: assignments::Model) -> Result<Assignment, ApiError> {

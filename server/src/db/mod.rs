@@ -1,10 +1,12 @@
 //! Database access: connecting, migrating, and the queries of each aggregate.
 
 pub mod assignments;
+pub mod audits;
 pub mod catalog;
 pub mod regions;
 pub mod sessions;
 pub mod stores;
+pub mod sync;
 pub mod throttle;
 pub mod users;
 

@@ -237,8 +237,9 @@ async fn update_assignment(
         check_window(&mut check, q, start, end);
     }
     check.finish()?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let a = assignments::update(
-        &state.db,
+        &txn,
         a,
         assignments::Changes {
             auditor_id: req.auditor_id,
@@ -248,5 +249,6 @@ async fn update_assignment(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(Json(assignments::to_wire(a)?))
 }

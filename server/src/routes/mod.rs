@@ -1,11 +1,13 @@
 //! The HTTP API: one module per resource, merged here.
 
 pub mod assignments;
+pub mod audits;
 pub mod auth;
 pub mod catalog;
 pub mod ops;
 pub mod regions;
 pub mod stores;
+pub mod sync;
 pub mod users;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,6 +29,8 @@ use crate::state::AppState;
         (name = "auth", description = "Sign in, token refresh, sign out"),
         (name = "organisation", description = "Regions, stores and users (head office)"),
         (name = "catalog", description = "Dimensions, standards, checklist drafts and published versions"),
+        (name = "sync", description = "Auditor phones: pull what changed, push audits made offline"),
+        (name = "audits", description = "Audits as received, scored, with their history"),
         (name = "assignments", description = "Which auditor visits which store, with which checklist version, when"),
         (name = "operations", description = "Health, readiness, metrics, the API description"),
     )
@@ -62,6 +66,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(catalog::router())
         .merge(assignments::router())
+        .merge(sync::router())
+        .merge(audits::router())
         .merge(ops::router())
 }
 

@@ -189,7 +189,10 @@ async fn update_store(
     let fields = check_store(&mut check, merged);
     check.finish()?;
     let fields = checked(fields)?;
-    let store = stores::update(&state.db, store, fields).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let store = stores::update(&txn, store, fields).await?;
+    crate::db::sync::store_changed(&txn, store.id).await?;
+    txn.commit().await?;
     Ok(Json(stores::to_wire(store)))
 }
 

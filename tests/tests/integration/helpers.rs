@@ -374,3 +374,113 @@ impl TestApp {
         .await
     }
 }
+
+/// A complete, fully passing audit of `version` (the JSON of a published
+/// version) for `assignment`, checked in at `at` (latitude, longitude).
+pub fn full_audit(
+    id: Uuid,
+    revision: i64,
+    assignment: Uuid,
+    version: &Value,
+    at: (f64, f64),
+) -> Value {
+    let now = chrono::Utc::now();
+    let mut answers = Vec::new();
+    let mut photos = Vec::new();
+    for item in version["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .flat_map(|s| s["items"].as_array().expect("items").iter())
+    {
+        let item_id = item["id"].as_str().expect("id");
+        let value = match item["kind"].as_str().expect("kind") {
+            "yes_no" => json!(true),
+            "scale" => item["max"].clone(),
+            "measure" => item["target"].clone(),
+            "choice" => {
+                let best = item["options"]
+                    .as_array()
+                    .expect("options")
+                    .iter()
+                    .max_by_key(|o| o["score"].as_i64())
+                    .expect("option");
+                best["code"].clone()
+            }
+            _ => json!(0),
+        };
+        let mut photo_ids = Vec::new();
+        if item["photo"] == "required" {
+            for _ in 0..item["min_photos"].as_u64().unwrap_or(1) {
+                let pid = Uuid::new_v4();
+                photo_ids.push(pid);
+                photos.push(json!({"id": pid, "item_id": item_id, "sha256": "ab".repeat(32), "bytes": 123_456,
+                                   "content_type": "image/jpeg", "taken_at": now}));
+            }
+        }
+        answers.push(json!({"item_id": item_id, "value": value, "note": "ok", "answered_at": now, "photo_ids": photo_ids}));
+    }
+    json!({
+        "id": id, "revision": revision, "assignment_id": assignment, "checklist_version_id": version["id"],
+        "started_at": now - chrono::Duration::minutes(20), "finished_at": now - chrono::Duration::minutes(5),
+        "checkin": {"latitude": at.0, "longitude": at.1, "accuracy_m": 8.0},
+        "answers": answers, "photos": photos,
+    })
+}
+
+impl TestApp {
+    pub async fn push(&self, token: &str, audits: Vec<Value>) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/sync/push",
+            token,
+            json!({"device_clock": chrono::Utc::now(), "audits": audits}),
+        )
+        .await
+    }
+}
+
+/// An organisation with one store, one auditor with an assignment on the
+/// published default-style catalog, ready to push.
+pub struct Field {
+    pub hq: String,
+    pub region: Uuid,
+    pub store: Uuid,
+    pub store_at: (f64, f64),
+    pub auditor: Uuid,
+    pub auditor_token: String,
+    pub catalog: Catalog,
+    pub version: Value,
+    pub assignment: Uuid,
+}
+
+impl TestApp {
+    pub async fn field(&self) -> Field {
+        let hq = self.hq().await.access;
+        let region = self.create_region(&hq, "north").await;
+        let store = self.create_store(&hq, "N-1", region).await;
+        let auditor = self
+            .create_user_directly("amy@test.example", Role::Auditor, vec![region])
+            .await;
+        let catalog = self.seed_catalog(&hq).await;
+        let (s, b) = self.assign(&hq, store, auditor, catalog.version).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (s, version) = self
+            .get(
+                &format!("/api/v1/checklist-versions/{}", catalog.version),
+                &hq,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        Field {
+            auditor_token: self.login("amy@test.example").await.access,
+            hq,
+            region,
+            store,
+            store_at: (31.2304, 121.4737),
+            auditor,
+            catalog,
+            version,
+            assignment: id_of(&b),
+        }
+    }
+}

@@ -12,3 +12,4 @@ mod import;
 mod ops;
 mod organisation;
 mod permissions;
+mod sync;

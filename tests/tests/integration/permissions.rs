@@ -227,6 +227,26 @@ fn matrix() -> Vec<Row> {
             "/api/v1/assignments/{id}",
             Protected([403, 200, 404, 200]),
         ),
+        row(
+            Method::GET,
+            "/api/v1/sync/pull",
+            Protected([200, 403, 403, 403]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/sync/push",
+            Protected([200, 403, 403, 403]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/audits",
+            Protected([200, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/audits/{id}",
+            Protected([200, 200, 404, 200]),
+        ),
         row(Method::GET, "/healthz", Public(200)),
         row(Method::GET, "/readyz", Public(200)),
         row(Method::GET, "/metrics", Public(200)),
@@ -284,6 +304,8 @@ struct World {
     dimension: Uuid,
     catalog: Catalog,
     assignment: Uuid,
+    audit: Uuid,
+    push_body: Value,
     other_auditor: Uuid,
     auditor_email: &'static str,
     manager_in_email: &'static str,
@@ -313,6 +335,20 @@ async fn world(app: &TestApp) -> World {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let assignment = id_of(&b);
     let dimension = app.first_dimension(&hq.access).await;
+    let (_, version) = app
+        .get(
+            &format!("/api/v1/checklist-versions/{}", catalog.version),
+            &hq.access,
+        )
+        .await;
+    let audit = Uuid::new_v4();
+    let push_body = json!({"device_clock": chrono::Utc::now(),
+        "audits": [full_audit(audit, 1, assignment, &version, (31.2304, 121.4737))]});
+    let auditor_token = app.login("auditor@test.example").await.access;
+    let (s, b) = app
+        .post("/api/v1/sync/push", &auditor_token, push_body.clone())
+        .await;
+    assert_eq!(b["results"][0]["outcome"], "accepted", "{s} {b}");
     let claims = verify_access_token(&app.state.token_key, &hq.access).expect("valid");
     let now = chrono::Utc::now().timestamp();
     let expired = sign_access_token(
@@ -330,6 +366,8 @@ async fn world(app: &TestApp) -> World {
         dimension,
         catalog,
         assignment,
+        audit,
+        push_body,
         other_auditor,
         auditor_email: "auditor@test.example",
         manager_in_email: "mgr-a@test.example",
@@ -379,6 +417,7 @@ fn request_body(row: &Row, n: usize, w: &World) -> Option<Value> {
         ("PATCH", "/api/v1/assignments/{id}") => {
             Some(json!({"window_end": this_quarter().last_day()}))
         }
+        ("POST", "/api/v1/sync/push") => Some(w.push_body.clone()),
         _ => None,
     }
 }
@@ -412,6 +451,7 @@ async fn permission_matrix() {
                 p if p.starts_with("/api/v1/checklists/") => w.catalog.checklist,
                 p if p.starts_with("/api/v1/checklist-versions/") => w.catalog.version,
                 p if p.starts_with("/api/v1/assignments/") => w.assignment,
+                p if p.starts_with("/api/v1/audits/") => w.audit,
                 _ => w.other_auditor,
             };
             let path = row.path.replace("{id}", &id.to_string());

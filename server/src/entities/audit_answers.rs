@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_answers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub audit_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub revision: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub item_id: Uuid,
+    pub item_code: String,
+    pub kind: String,
+    pub na: bool,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub value_number: Option<f64>,
+    pub value_text: Option<String>,
+    pub failed: bool,
+    #[sea_orm(column_type = "Text")]
+    pub note: Option<String>,
+    pub answered_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

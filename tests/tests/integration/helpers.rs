@@ -18,6 +18,7 @@ pub const HQ_EMAIL: &str = "hq@test.example";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
+    pub addr: std::net::SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
@@ -75,6 +76,7 @@ impl TestApp {
             let _ = stopped.await;
         }));
         let test_app = TestApp {
+            addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -12,4 +12,5 @@ mod import;
 mod ops;
 mod organisation;
 mod permissions;
+mod phone;
 mod sync;

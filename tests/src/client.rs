@@ -438,6 +438,11 @@ impl PhoneClient {
         Ok(())
     }
 
+    /// Queue a complete audit as it is (an import, or a test that builds it).
+    pub async fn queue(&self, p: &AuditPayload) -> anyhow::Result<()> {
+        self.save(p, LocalState::Queued).await
+    }
+
     /// Close a draft and queue it for the next sync.
     pub async fn finish(&self, audit: Uuid) -> anyhow::Result<()> {
         let (mut p, _) = self.audit(audit).await?;
@@ -491,6 +496,8 @@ impl PhoneClient {
             };
             let reply: PushResponse = serde_json::from_value(reply)?;
             report.pushed += chunk.len();
+            // One local transaction per reply: one write to flash, not one per audit.
+            let mut tx = self.db.begin().await?;
             for r in reply.results {
                 let state = match r.outcome {
                     PushOutcome::Accepted => {
@@ -517,9 +524,10 @@ impl PhoneClient {
                 .bind(serde_json::to_string(&r)?)
                 .bind(r.id.to_string())
                 .bind(r.revision)
-                .execute(&self.db)
+                .execute(&mut *tx)
                 .await?;
             }
+            tx.commit().await?;
         }
         Ok(report)
     }

@@ -130,19 +130,57 @@ fn flags_for(
     (flags, distance)
 }
 
+/// The assignments and stores a push refers to, loaded once per push.
+pub struct PushContext {
+    assignments: HashMap<Uuid, assignments::Model>,
+    stores: HashMap<Uuid, stores::Model>,
+}
+
+impl PushContext {
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        payloads: &[AuditPayload],
+    ) -> Result<Self, ApiError> {
+        let ids: Vec<Uuid> = payloads.iter().map(|p| p.assignment_id).collect();
+        let mut assignments = HashMap::new();
+        for chunk in ids.chunks(super::IN_CHUNK) {
+            for a in assignments::Entity::find()
+                .filter(assignments::Column::Id.is_in(chunk.to_vec()))
+                .all(db)
+                .await?
+            {
+                assignments.insert(a.id, a);
+            }
+        }
+        let store_ids: Vec<Uuid> = assignments.values().map(|a| a.store_id).collect();
+        let mut stores = HashMap::new();
+        for chunk in store_ids.chunks(super::IN_CHUNK) {
+            for s in stores::Entity::find()
+                .filter(stores::Column::Id.is_in(chunk.to_vec()))
+                .all(db)
+                .await?
+            {
+                stores.insert(s.id, s);
+            }
+        }
+        Ok(PushContext {
+            assignments,
+            stores,
+        })
+    }
+}
+
 /// Store one pushed audit (or recognise it), in its own transaction.
 pub async fn push_one(
     state: &AppState,
     caller: &AuthUser,
+    ctx: &PushContext,
     device_clock: DateTime<Utc>,
     payload: AuditPayload,
 ) -> Result<PushResult, ApiError> {
     let db = &state.db;
     let received_at = Utc::now();
-    let Some(assignment) = assignments::Entity::find_by_id(payload.assignment_id)
-        .one(db)
-        .await?
-    else {
+    let Some(assignment) = ctx.assignments.get(&payload.assignment_id) else {
         return Ok(rejected(
             &payload,
             vec![ErrorDetail::new("assignment_id", "no such assignment")],
@@ -186,16 +224,13 @@ pub async fn push_one(
             ));
         }
     };
-    let store = stores::Entity::find_by_id(assignment.store_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("assignment {} has no store", assignment.id))
-        })?;
+    let store = ctx.stores.get(&assignment.store_id).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("assignment {} has no store", assignment.id))
+    })?;
     let (flags, distance_m) = flags_for(
         &payload,
-        &assignment,
-        &store,
+        assignment,
+        store,
         caller.id,
         state.config.geofence_m,
     );
@@ -235,6 +270,15 @@ pub async fn push_one(
         .exec_without_returning(&txn)
         .await?;
     let created = matches!(created, sea_orm::TryInsertResult::Inserted(n) if n > 0);
+    let created_state = AuditState {
+        id: payload.id,
+        status: AuditStatus::Submitted,
+        revision: payload.revision,
+        total: scored.score.total,
+        critical_failure: scored.score.critical_failure,
+        flags: scored.flags.clone(),
+        updated_at: now,
+    };
     let outcome = if created {
         insert_revision(
             &txn,
@@ -328,14 +372,23 @@ pub async fn push_one(
             }
         }
     };
-    let current = audits::Entity::find_by_id(payload.id).one(&txn).await?;
+    let current = if created {
+        Some(created_state)
+    } else {
+        audits::Entity::find_by_id(payload.id)
+            .one(&txn)
+            .await?
+            .as_ref()
+            .map(state_of)
+            .transpose()?
+    };
     txn.commit().await?;
     Ok(PushResult {
         id: payload.id,
         revision: payload.revision,
         outcome,
         errors: Vec::new(),
-        current: current.as_ref().map(state_of).transpose()?,
+        current,
     })
 }
 

@@ -247,9 +247,10 @@ async fn push(
             ));
         }
     }
+    let ctx = audits::PushContext::load(&state.db, &req.audits).await?;
     let mut results = Vec::with_capacity(req.audits.len());
     for audit in req.audits {
-        results.push(audits::push_one(&state, &caller, req.device_clock, audit).await?);
+        results.push(audits::push_one(&state, &caller, &ctx, req.device_clock, audit).await?);
     }
     Ok(Json(PushResponse { results }))
 }

@@ -1,0 +1,643 @@
+//! Sync benchmarks: push ingest against a plain-INSERT ceiling, and pull
+//! under 256 concurrent clients against the HTTP floor of the same server.
+//!
+//! `cargo bench -p storecheck-tests --bench sync` runs on SQLite; with
+//! `STORECHECK_BENCH_DATABASE_URL=postgres://…/postgres` it runs on
+//! PostgreSQL as well (a fresh database per part). Figures are printed as
+//! ratios to a ceiling measured in the same run on the same machine.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Set};
+use serde_json::{Value, json};
+use storecheck_server::config::Secret;
+use storecheck_server::entities::{audit_answers, audit_revisions, audits};
+use storecheck_server::{Application, ServeConfig};
+use storecheck_shared::Role;
+use storecheck_shared::sync::AuditPayload;
+use storecheck_tests::client::PhoneClient;
+use uuid::Uuid;
+
+const AUDITS: usize = 1000;
+const ITEMS: usize = 120;
+const PHONES: usize = 8;
+const PULL_CLIENTS: usize = 256;
+const PULL_ROUNDS: usize = 10;
+const PASSWORD: &str = "bench-password";
+
+struct Server {
+    base: String,
+    state: storecheck_server::state::AppState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _tmp: tempfile::TempDir,
+}
+
+async fn fresh_url(tmp: &std::path::Path, name: &str) -> String {
+    match std::env::var("STORECHECK_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(base) => {
+            let db = format!("bench_{}_{}", name, Uuid::new_v4().simple());
+            let admin = Database::connect(base.as_str()).await.expect("connect");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {db}"))
+                .await
+                .expect("create database");
+            let (prefix, _) = base.rsplit_once('/').expect("url ends in /database");
+            format!("{prefix}/{db}")
+        }
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            tmp.join(format!("{name}.db")).display()
+        ),
+    }
+}
+
+async fn server(name: &str) -> Server {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut cfg = ServeConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        tmp.path().join("data"),
+    );
+    cfg.data.database_url = Some(Secret(fresh_url(tmp.path(), name).await));
+    cfg.data.db_max_connections = 32;
+    cfg.max_push_bytes = 64 * 1024 * 1024;
+    let app = Application::build(cfg).await.expect("build");
+    let base = format!("http://{}", app.local_addr().expect("addr"));
+    let state = app.state.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    Server {
+        base,
+        state,
+        _stop: stop,
+        _tmp: tmp,
+    }
+}
+
+async fn user(s: &Server, email: &str, role: Role, regions: Vec<Uuid>, hash: &str) -> Uuid {
+    storecheck_server::db::users::create(
+        &s.state.db,
+        email.to_owned(),
+        hash.to_owned(),
+        role,
+        regions,
+    )
+    .await
+    .map_err(|e| e.message)
+    .expect("user")
+    .id
+}
+
+async fn api(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> Value {
+    let res = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    let status = res.status();
+    let v: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {v}");
+    v
+}
+
+/// A published checklist of `ITEMS` items of every kind, a store, and
+/// `auditors` auditors each assigned to it. Returns (hq token, version JSON,
+/// assignment per auditor, auditor emails).
+async fn organisation(s: &Server, auditors: usize) -> (String, Value, Vec<Uuid>, Vec<String>) {
+    let hash = storecheck_server::auth::hash_password(PASSWORD.to_owned())
+        .await
+        .expect("hash");
+    user(s, "hq@bench.test", Role::Hq, vec![], &hash).await;
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{}/api/v1/auth/login", s.base))
+        .json(&json!({"email": "hq@bench.test", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let hq = login["access_token"].as_str().expect("token").to_owned();
+    let post = |path: &str, body: Value| {
+        api(
+            &http,
+            reqwest::Method::POST,
+            format!("{}{path}", s.base),
+            &hq,
+            body,
+        )
+    };
+    let region = post("/api/v1/regions", json!({"code": "r", "name": "Region"})).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let store = post(
+        "/api/v1/stores",
+        json!({"code": "S", "name": "Store", "address": "1 Road", "latitude": 31.23,
+        "longitude": 121.47, "timezone": "Asia/Shanghai", "region_id": region}),
+    )
+    .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let dims: Value = http
+        .get(format!("{}/api/v1/dimensions", s.base))
+        .bearer_auth(&hq)
+        .send()
+        .await
+        .expect("dims")
+        .json()
+        .await
+        .expect("json");
+    let mut items = Vec::new();
+    for i in 0..ITEMS {
+        let dim = dims["items"][i % 5]["id"].clone();
+        let (factor, item) = match i % 5 {
+            0 => ("basic", json!({"kind": "yes_no", "weight": 10})),
+            1 => (
+                "performance",
+                json!({"kind": "scale", "weight": 5, "max": 4}),
+            ),
+            2 => (
+                "basic",
+                json!({"kind": "measure", "weight": 10, "target": 180, "compare": "at_most", "unit": "s"}),
+            ),
+            3 => (
+                "performance",
+                json!({"kind": "choice", "weight": 5, "options": [
+                {"code": "a", "label_zh": "好", "label_en": "Good", "score": 100},
+                {"code": "b", "label_zh": "差", "label_en": "Poor", "score": 0}]}),
+            ),
+            _ => (
+                "motivation",
+                json!({"kind": "yes_no", "weight": 3, "allow_na": true}),
+            ),
+        };
+        let code = format!("B-{i:03}");
+        post("/api/v1/standards", json!({"code": code, "dimension_id": dim, "factor": factor, "text_zh": "标准", "text_en": "Standard"})).await;
+        let mut item = item;
+        item["code"] = json!(code);
+        item["standard_code"] = json!(code);
+        item["factor"] = json!(factor);
+        items.push(item);
+    }
+    let sections: Vec<Value> = items
+        .chunks(20)
+        .enumerate()
+        .map(|(i, c)| json!({"code": format!("s{i}"), "title_zh": "节", "title_en": "Section", "items": c}))
+        .collect();
+    let checklist = post(
+        "/api/v1/checklists",
+        json!({"name": "Bench", "sections": sections}),
+    )
+    .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let quarter = storecheck_shared::quarter::Quarter::containing(Utc::now().date_naive());
+    let version = post(
+        &format!("/api/v1/checklists/{checklist}/publish"),
+        json!({"quarter": quarter.to_string()}),
+    )
+    .await;
+    let region_id: Uuid = region.parse().expect("uuid");
+    let mut assignments = Vec::new();
+    let mut emails = Vec::new();
+    for n in 0..auditors {
+        let email = format!("auditor{n}@bench.test");
+        let id = user(s, &email, Role::Auditor, vec![region_id], &hash).await;
+        let a = post(
+            "/api/v1/assignments",
+            json!({"store_id": store, "auditor_id": id, "checklist_version_id": version["id"],
+            "window_start": quarter.first_day(), "window_end": quarter.last_day()}),
+        )
+        .await;
+        assignments.push(a["id"].as_str().expect("id").parse().expect("uuid"));
+        emails.push(email);
+    }
+    (hq, version, assignments, emails)
+}
+
+fn audit(assignment: Uuid, version: &Value, n: usize) -> AuditPayload {
+    let now = Utc::now();
+    let answers: Vec<Value> = version["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .flat_map(|s| s["items"].as_array().expect("items").iter())
+        .enumerate()
+        .map(|(i, item)| {
+            let value = match item["kind"].as_str().expect("kind") {
+                "yes_no" => json!(!(i + n).is_multiple_of(7)),
+                "scale" => json!((i + n) % 5),
+                "measure" => json!(((i * 37 + n) % 300) as f64),
+                "choice" => json!(if (i + n).is_multiple_of(3) { "b" } else { "a" }),
+                _ => json!(0),
+            };
+            json!({"item_id": item["id"], "value": value, "answered_at": now})
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "id": Uuid::new_v4(), "revision": 1, "assignment_id": assignment, "checklist_version_id": version["id"],
+        "started_at": now - chrono::Duration::minutes(30), "finished_at": now,
+        "checkin": {"latitude": 31.23, "longitude": 121.47, "accuracy_m": 5.0}, "answers": answers,
+    }))
+    .expect("payload")
+}
+
+/// The same rows the server writes for each audit, with plain multi-row
+/// INSERTs and one transaction per audit, on a fresh database.
+async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Duration {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = fresh_url(tmp.path(), name).await;
+    let data = storecheck_server::config::DataConfig {
+        data_dir: tmp.path().to_path_buf(),
+        database_url: Some(Secret(url)),
+        db_max_connections: 8,
+    };
+    let db = storecheck_server::db::connect(&data)
+        .await
+        .expect("connect");
+    storecheck_server::db::migrate(&db).await.expect("migrate");
+    // The same parents the audits refer to, so foreign keys are checked as on the server.
+    use storecheck_server::db as sdb;
+    let region = sdb::regions::create(&db, "r".into(), "Region".into())
+        .await
+        .map_err(|e| e.message)
+        .expect("region");
+    let store = sdb::stores::create(
+        &db,
+        sdb::stores::StoreFields {
+            code: "S".into(),
+            name: "Store".into(),
+            address: "1 Road".into(),
+            latitude: 31.23,
+            longitude: 121.47,
+            timezone: "Asia/Shanghai".into(),
+            region_id: region.id,
+        },
+    )
+    .await
+    .map_err(|e| e.message)
+    .expect("store");
+    let auditor = sdb::users::create(
+        &db,
+        "a@bench.test".into(),
+        "x".into(),
+        Role::Auditor,
+        vec![region.id],
+    )
+    .await
+    .map_err(|e| e.message)
+    .expect("user")
+    .id;
+    let checklist = sdb::catalog::create_checklist(&db, "Bench".into(), &Default::default())
+        .await
+        .map_err(|e| e.message)
+        .expect("checklist");
+    let version_id: Uuid = version["id"].as_str().expect("id").parse().expect("uuid");
+    storecheck_server::entities::checklist_versions::Entity::insert(
+        storecheck_server::entities::checklist_versions::ActiveModel {
+            id: Set(version_id),
+            checklist_id: Set(checklist.id),
+            version: Set(1),
+            quarter: Set(version["quarter"].as_str().expect("q").to_owned()),
+            body: Set(version.to_string()),
+            etag: Set("0".repeat(64)),
+            published_at: Set(Utc::now()),
+            published_by: Set(None),
+        },
+    )
+    .exec_without_returning(&db)
+    .await
+    .expect("version");
+    let q = storecheck_shared::quarter::Quarter::containing(Utc::now().date_naive());
+    let assignment = sdb::assignments::create(
+        &db,
+        sdb::assignments::NewRow {
+            store_id: store.id,
+            auditor_id: auditor,
+            checklist_version_id: version_id,
+            window_start: q.first_day(),
+            window_end: q.last_day(),
+            created_by: None,
+        },
+    )
+    .await
+    .map_err(|e| e.message)
+    .expect("assignment")
+    .id;
+    let items: Vec<&Value> = version["sections"]
+        .as_array()
+        .expect("s")
+        .iter()
+        .flat_map(|s| s["items"].as_array().expect("i").iter())
+        .collect();
+    // As many writers as the push has phones, each audit in its own transaction.
+    let db = std::sync::Arc::new(db);
+    let items: std::sync::Arc<Vec<Value>> =
+        std::sync::Arc::new(items.into_iter().cloned().collect());
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..PHONES {
+        let mine: Vec<AuditPayload> = payloads.iter().skip(w).step_by(PHONES).cloned().collect();
+        let (db, items) = (db.clone(), items.clone());
+        let store_id = store.id;
+        tasks.push(tokio::spawn(async move {
+            let db = &*db;
+            let items = &*items;
+            for p in &mine {
+                let txn = storecheck_server::db::begin_write(db).await.expect("txn");
+                let now = Utc::now();
+                let text = serde_json::to_string(p).expect("json");
+                audits::Entity::insert(audits::ActiveModel {
+                    id: Set(p.id),
+                    assignment_id: Set(assignment),
+                    auditor_id: Set(auditor),
+                    store_id: Set(store_id),
+                    checklist_version_id: Set(p.checklist_version_id),
+                    status: Set("submitted".into()),
+                    revision: Set(1),
+                    total: Set(0),
+                    critical_failure: Set(false),
+                    flags: Set("[]".into()),
+                    started_at: Set(p.started_at),
+                    finished_at: Set(p.finished_at),
+                    started_at_server: Set(p.started_at),
+                    finished_at_server: Set(p.finished_at),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                })
+                .exec_without_returning(&txn)
+                .await
+                .expect("audit");
+                audit_revisions::Entity::insert(audit_revisions::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    audit_id: Set(p.id),
+                    revision: Set(1),
+                    payload: Set(text),
+                    payload_hash: Set("0".repeat(64)),
+                    device_clock: Set(now),
+                    received_at: Set(now),
+                    skew_ms: Set(0),
+                    total: Set(0),
+                    base: Set(0),
+                    bonus: Set(0),
+                    deductions: Set(0),
+                    critical_failure: Set(false),
+                    breakdown: Set("{}".into()),
+                    flags: Set("[]".into()),
+                    checkin_latitude: Set(None),
+                    checkin_longitude: Set(None),
+                    checkin_accuracy: Set(None),
+                })
+                .exec_without_returning(&txn)
+                .await
+                .expect("revision");
+                let rows: Vec<audit_answers::ActiveModel> = p
+                    .answers
+                    .iter()
+                    .zip(items.iter())
+                    .map(|(a, item)| audit_answers::ActiveModel {
+                        audit_id: Set(p.id),
+                        revision: Set(1),
+                        item_id: Set(a.item_id),
+                        item_code: Set(item["code"].as_str().unwrap_or("").to_owned()),
+                        kind: Set(item["kind"].as_str().unwrap_or("").to_owned()),
+                        na: Set(false),
+                        value_number: Set(a.value.as_ref().and_then(Value::as_f64)),
+                        value_text: Set(a
+                            .value
+                            .as_ref()
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)),
+                        failed: Set(false),
+                        note: Set(None),
+                        answered_at: Set(a.answered_at),
+                    })
+                    .collect();
+                for chunk in rows.chunks(200) {
+                    audit_answers::Entity::insert_many(chunk.to_vec())
+                        .exec_without_returning(&txn)
+                        .await
+                        .expect("answers");
+                }
+                sea_orm::TransactionSession::commit(txn)
+                    .await
+                    .expect("commit");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    start.elapsed()
+}
+
+async fn push_bench(backend: &str) {
+    let s = server(&format!("push_{backend}")).await;
+    let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
+    let payloads: Vec<AuditPayload> = (0..AUDITS)
+        .map(|n| audit(assignments[n % PHONES], &version, n))
+        .collect();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut phones = Vec::new();
+    for (n, email) in emails.iter().enumerate() {
+        let phone = PhoneClient::open(
+            &tmp.path().join(format!("phone{n}.db")),
+            &s.base,
+            email,
+            PASSWORD,
+        )
+        .await
+        .expect("phone");
+        for p in payloads.iter().skip(n).step_by(PHONES) {
+            phone.queue(p).await.expect("queue");
+        }
+        phone.sign_in().await.expect("sign in");
+        phones.push(phone);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = phones
+        .into_iter()
+        .map(|p| tokio::spawn(async move { p.push().await.expect("push") }))
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.expect("task").accepted;
+    }
+    let pushed = start.elapsed();
+    assert_eq!(accepted, AUDITS, "every audit accepted");
+    let ceiling = ceiling(&format!("ceiling_{backend}"), &payloads, &version).await;
+    let rate = |d: Duration| AUDITS as f64 / d.as_secs_f64();
+    println!(
+        "push ingest [{backend}] {AUDITS} audits x {ITEMS} answers, {PHONES} phones: {:.0} audits/s, {:.0} answers/s; \
+         ceiling (plain multi-row INSERTs, one transaction per audit): {:.0} audits/s; ratio {:.2} (target >= 0.50)",
+        rate(pushed),
+        rate(pushed) * ITEMS as f64,
+        rate(ceiling),
+        ceiling.as_secs_f64() / pushed.as_secs_f64(),
+    );
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// `rounds` × (one request per client) with `PULL_CLIENTS` clients at once.
+async fn load(
+    base: &str,
+    tokens: &[String],
+    kind: &'static str,
+    version: &str,
+    etag: &str,
+) -> (f64, Duration, Duration) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(PULL_CLIENTS)
+        .build()
+        .expect("client");
+    let start = Instant::now();
+    let tasks: Vec<_> = tokens
+        .iter()
+        .cloned()
+        .map(|token| {
+            let client = client.clone();
+            let (base, version, etag) = (base.to_owned(), version.to_owned(), etag.to_owned());
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(PULL_ROUNDS);
+                let mut cursor: Option<String> = None;
+                for _ in 0..PULL_ROUNDS {
+                    let t = Instant::now();
+                    let req = match kind {
+                        "first pull" => client
+                            .get(format!("{base}/api/v1/sync/pull"))
+                            .bearer_auth(&token),
+                        "cursor pull" => match &cursor {
+                            Some(c) => client
+                                .get(format!("{base}/api/v1/sync/pull?cursor={c}"))
+                                .bearer_auth(&token),
+                            None => client
+                                .get(format!("{base}/api/v1/sync/pull"))
+                                .bearer_auth(&token),
+                        },
+                        "version 304" => client
+                            .get(format!("{base}/api/v1/checklist-versions/{version}"))
+                            .bearer_auth(&token)
+                            .header("if-none-match", &etag),
+                        _ => client.get(format!("{base}/healthz")),
+                    };
+                    let res = req.send().await.expect("sent");
+                    let status = res.status().as_u16();
+                    let body: Value = res.json().await.unwrap_or(Value::Null);
+                    assert!(status == 200 || status == 304, "{kind}: {status} {body}");
+                    if kind == "cursor pull" {
+                        cursor = body["cursor"].as_str().map(str::to_owned);
+                    }
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    (
+        all.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+    )
+}
+
+async fn pull_bench(backend: &str) {
+    let s = server(&format!("pull_{backend}")).await;
+    let (hq, version, _assignments, emails) = organisation(&s, PULL_CLIENTS).await;
+    let http = reqwest::Client::new();
+    let vid = version["id"].as_str().expect("id").to_owned();
+    let res = http
+        .get(format!("{}/api/v1/checklist-versions/{vid}", s.base))
+        .bearer_auth(&hq)
+        .send()
+        .await
+        .expect("version");
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let mut tokens = Vec::new();
+    for e in &emails {
+        let v: Value = http
+            .post(format!("{}/api/v1/auth/login", s.base))
+            .json(&json!({"email": e, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        tokens.push(v["access_token"].as_str().expect("token").to_owned());
+    }
+    let (floor_rps, _, _) = load(&s.base, &tokens, "healthz", &vid, &etag).await;
+    println!(
+        "pull under load [{backend}] {PULL_CLIENTS} concurrent clients x {PULL_ROUNDS} requests; floor (GET /healthz, no database): {floor_rps:.0} req/s"
+    );
+    for kind in ["first pull", "cursor pull", "version 304"] {
+        let (rps, p50, p99) = load(&s.base, &tokens, kind, &vid, &etag).await;
+        println!(
+            "  {kind:<12} {rps:>7.0} req/s (ratio to floor {:.2}), p50 {:.1} ms, p99 {:.1} ms",
+            rps / floor_rps,
+            p50.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "  peak RSS of the benchmark process (server and clients together): {:.0} MiB",
+        peak_rss_mib()
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backend = if std::env::var("STORECHECK_BENCH_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    rt.block_on(async {
+        push_bench(backend).await;
+        pull_bench(backend).await;
+    });
+}

@@ -1,7 +1,6 @@
 //! Assignments: an auditor's visit to a store with a checklist version.
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -13,14 +12,6 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::entities::{assignments, stores};
 use crate::error::ApiError;
-
-fn stores_in(regions: Vec<Uuid>) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(stores::Column::Id)
-        .from(stores::Entity)
-        .and_where(stores::Column::RegionId.is_in(regions))
-        .to_owned()
-}
 
 #[derive(Default)]
 pub struct Filter {
@@ -45,7 +36,8 @@ pub async fn list(
         Role::Hq => {}
         Role::RegionalManager => {
             q = q.filter(
-                assignments::Column::StoreId.in_subquery(stores_in(caller.region_ids.clone())),
+                assignments::Column::StoreId
+                    .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
             )
         }
         Role::Auditor => q = q.filter(assignments::Column::AuditorId.eq(caller.id)),
@@ -57,7 +49,9 @@ pub async fn list(
         q = q.filter(assignments::Column::AuditorId.eq(a));
     }
     if let Some(r) = f.region_id {
-        q = q.filter(assignments::Column::StoreId.in_subquery(stores_in(vec![r])));
+        q = q.filter(
+            assignments::Column::StoreId.in_subquery(super::stores::ids_in_regions(vec![r])),
+        );
     }
     if let Some(v) = f.checklist_version_id {
         q = q.filter(assignments::Column::ChecklistVersionId.eq(v));

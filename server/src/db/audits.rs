@@ -552,18 +552,14 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<audits::Model>, ApiError> {
     use sea_orm::sea_query::Query;
-    let stores_in = |regions: Vec<Uuid>| {
-        Query::select()
-            .column(stores::Column::Id)
-            .from(stores::Entity)
-            .and_where(stores::Column::RegionId.is_in(regions))
-            .to_owned()
-    };
     let mut q = audits::Entity::find().order_by_asc(audits::Column::Id);
     match caller.role {
         Role::Hq => {}
         Role::RegionalManager => {
-            q = q.filter(audits::Column::StoreId.in_subquery(stores_in(caller.region_ids.clone())))
+            q = q.filter(
+                audits::Column::StoreId
+                    .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
+            )
         }
         Role::Auditor => q = q.filter(audits::Column::AuditorId.eq(caller.id)),
     }
@@ -571,7 +567,7 @@ pub async fn list(
         q = q.filter(audits::Column::Status.eq(s.as_str()));
     }
     if let Some(r) = f.region_id {
-        q = q.filter(audits::Column::StoreId.in_subquery(stores_in(vec![r])));
+        q = q.filter(audits::Column::StoreId.in_subquery(super::stores::ids_in_regions(vec![r])));
     }
     if let Some(s) = f.store_id {
         q = q.filter(audits::Column::StoreId.eq(s));

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -18,7 +18,7 @@ use storecheck_shared::quarter::Quarter;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::entities::{assignments, checklist_versions, checklists, dimensions, standards, stores};
+use crate::entities::{assignments, checklist_versions, checklists, dimensions, standards};
 use crate::error::ApiError;
 
 // ---- dimensions -------------------------------------------------------------
@@ -403,13 +403,8 @@ pub async fn version_visible(
         Role::Hq => return Ok(true),
         Role::Auditor => q.filter(assignments::Column::AuditorId.eq(caller.id)),
         Role::RegionalManager => q.filter(
-            assignments::Column::StoreId.in_subquery(
-                Query::select()
-                    .column(stores::Column::Id)
-                    .from(stores::Entity)
-                    .and_where(stores::Column::RegionId.is_in(caller.region_ids.clone()))
-                    .to_owned(),
-            ),
+            assignments::Column::StoreId
+                .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
         ),
     };
     Ok(q.one(db).await?.is_some())

@@ -32,6 +32,15 @@ pub fn code_taken(code: &str) -> ApiError {
     .with_detail("code", "already in use")
 }
 
+/// `SELECT id FROM stores WHERE region_id IN (…)`: scoping by region.
+pub fn ids_in_regions(regions: Vec<Uuid>) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(stores::Column::Id)
+        .from(stores::Entity)
+        .and_where(stores::Column::RegionId.is_in(regions))
+        .to_owned()
+}
+
 pub struct Filter {
     pub region_id: Option<Uuid>,
     pub q: Option<String>,

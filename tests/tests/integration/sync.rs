@@ -60,6 +60,45 @@ async fn accepted_then_duplicate_then_new_revision() {
     assert_eq!(detail["revisions"].as_array().map(Vec::len), Some(2));
     assert_eq!(detail["answers"][0]["failed"], true);
     assert_eq!(app.count("/api/v1/audits", &f.auditor_token).await, 1);
+    let q = this_quarter();
+    assert_eq!(
+        app.count(
+            &format!(
+                "/api/v1/audits?quarter={q}&status=submitted&store_id={}",
+                f.store
+            ),
+            &f.hq
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!("/api/v1/audits?quarter={}", q.previous()), &f.hq)
+            .await,
+        0
+    );
+    assert_eq!(app.count("/api/v1/audits?status=approved", &f.hq).await, 0);
+    assert_eq!(
+        app.count(
+            &format!(
+                "/api/v1/audits?region_id={}&auditor_id={}",
+                f.region, f.auditor
+            ),
+            &f.hq
+        )
+        .await,
+        1
+    );
+    let (s, b) = app.get("/api/v1/audits?quarter=2026Q4", &f.hq).await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_query"
+        )),
+        ["quarter"]
+    );
 }
 
 async fn set_status(app: &TestApp, id: Uuid, status: &str) {

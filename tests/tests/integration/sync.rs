@@ -700,3 +700,30 @@ async fn pulling_while_assignments_change_misses_nothing() {
         "every assignment arrives"
     );
 }
+
+#[tokio::test]
+async fn a_push_over_the_size_limit_is_refused_whole() {
+    let app = TestApp::spawn_with(|c| c.max_push_bytes = 2048).await;
+    let f = app.field().await;
+    let mut audit = full_audit(Uuid::new_v4(), 1, f.assignment, &f.version, f.store_at);
+    audit["answers"][0]["note"] = json!("x".repeat(1500));
+    let (s, b) = app.push(&f.auditor_token, vec![audit]).await;
+    assert_error(s, &b, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(app.count("/api/v1/audits", &f.hq).await, 0);
+    let res = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&f.auditor_token)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
+    let (s, b) = into_json(res).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}

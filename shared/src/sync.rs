@@ -244,6 +244,16 @@ fn answer_value(item: &VersionItem, a: &AnswerPayload) -> Result<Response, Strin
     }
 }
 
+/// Most revisions one audit may have.
+pub const MAX_REVISION: i64 = 10_000;
+
+/// Whether a device time is plausible (years 2000 to 2100); anything else
+/// is a broken clock or a forged value.
+pub fn plausible_time(t: DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    (2000..=2100).contains(&t.year())
+}
+
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -258,8 +268,22 @@ pub fn check_audit(
 ) -> Result<HashMap<Uuid, Response>, Vec<ErrorDetail>> {
     let mut errors = Vec::new();
     let mut err = |field: String, msg: &str| errors.push(ErrorDetail::new(field, msg));
-    if audit.revision < 1 {
-        err("revision".into(), "must be 1 or more");
+    if !(1..=MAX_REVISION).contains(&audit.revision) {
+        err(
+            "revision".into(),
+            &format!("must be from 1 to {MAX_REVISION}"),
+        );
+    }
+    for (field, t) in [
+        ("started_at", audit.started_at),
+        ("finished_at", audit.finished_at),
+    ] {
+        if !plausible_time(t) {
+            err(
+                field.into(),
+                "must be a time between the years 2000 and 2100",
+            );
+        }
     }
     if audit.checklist_version_id != version.id {
         err(
@@ -311,6 +335,12 @@ pub fn check_audit(
         if !is_sha256(&p.sha256) {
             err(format!("{path}.sha256"), "must be 64 hexadecimal digits");
         }
+        if p.taken_at.is_some_and(|t| !plausible_time(t)) {
+            err(
+                format!("{path}.taken_at"),
+                "must be a time between the years 2000 and 2100",
+            );
+        }
         if p.bytes == 0 || p.bytes > MAX_PHOTO_BYTES {
             err(
                 format!("{path}.bytes"),
@@ -338,6 +368,12 @@ pub fn check_audit(
         if !seen.insert(a.item_id) {
             err(format!("{path}.item_id"), "this item is answered twice");
             continue;
+        }
+        if a.answered_at.is_some_and(|t| !plausible_time(t)) {
+            err(
+                format!("{path}.answered_at"),
+                "must be a time between the years 2000 and 2100",
+            );
         }
         if a.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
             err(format!("{path}.note"), "must be at most 2000 characters");

@@ -231,6 +231,12 @@ async fn push(
         return Err(ApiError::forbidden("only auditors push audits"));
     }
     let req: PushRequest = json_with_limit(&headers, body, state.config.max_push_bytes).await?;
+    if !storecheck_shared::sync::plausible_time(req.device_clock) {
+        return Err(ApiError::invalid_field(
+            "device_clock",
+            "must be a time between the years 2000 and 2100",
+        ));
+    }
     let max = state.config.max_push_audits;
     if req.audits.len() > max {
         return Err(ApiError::invalid_field(

@@ -242,6 +242,19 @@ async fn bad_audits_are_rejected_with_item_and_field_errors() {
         vec!["revision".into(), "finished_at".into()],
     ));
     let mut a = base();
+    a["revision"] = json!(9_000_000_000i64);
+    a["started_at"] = json!("0001-01-01T00:00:00Z");
+    a["answers"][0]["answered_at"] = json!("9999-12-31T23:59:59Z");
+    cases.push((
+        "implausible revision and times",
+        a,
+        vec![
+            "revision".into(),
+            "started_at".into(),
+            "answers[0].answered_at".into(),
+        ],
+    ));
+    let mut a = base();
     a["assignment_id"] = json!(Uuid::new_v4());
     cases.push(("unknown assignment", a, vec!["assignment_id".into()]));
     let mut a = base();
@@ -310,6 +323,22 @@ async fn bad_audits_are_rejected_with_item_and_field_errors() {
             "validation_failed"
         )),
         ["audits[1]"]
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/sync/push",
+            &f.auditor_token,
+            json!({"device_clock": "1970-01-01T00:00:00Z", "audits": []}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed"
+        )),
+        ["device_clock"]
     );
     let (s, b) = app.push(&f.hq, vec![]).await;
     assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden");

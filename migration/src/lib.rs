@@ -9,6 +9,19 @@ mod m20261123_000003_sync;
 
 pub struct Migrator;
 
+/// Drop tables in the order given (dependents first), for `down` migrations.
+pub(crate) async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: Vec<DynIden>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

@@ -329,20 +329,19 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            ServerSecrets::Table.into_iden(),
-            LoginThrottle::Table.into_iden(),
-            RefreshTokens::Table.into_iden(),
-            Sessions::Table.into_iden(),
-            UserRegions::Table.into_iden(),
-            Users::Table.into_iden(),
-            Stores::Table.into_iden(),
-            Regions::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            vec![
+                ServerSecrets::Table.into_iden(),
+                LoginThrottle::Table.into_iden(),
+                RefreshTokens::Table.into_iden(),
+                Sessions::Table.into_iden(),
+                UserRegions::Table.into_iden(),
+                Users::Table.into_iden(),
+                Stores::Table.into_iden(),
+                Regions::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

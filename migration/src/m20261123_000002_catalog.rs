@@ -282,18 +282,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            Assignments::Table.into_iden(),
-            ChecklistVersions::Table.into_iden(),
-            Checklists::Table.into_iden(),
-            Standards::Table.into_iden(),
-            Dimensions::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            vec![
+                Assignments::Table.into_iden(),
+                ChecklistVersions::Table.into_iden(),
+                Checklists::Table.into_iden(),
+                Standards::Table.into_iden(),
+                Dimensions::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }
 

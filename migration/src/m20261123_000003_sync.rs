@@ -382,19 +382,18 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            AuditConflicts::Table.into_iden(),
-            AuditPhotos::Table.into_iden(),
-            AuditAnswers::Table.into_iden(),
-            AuditRevisions::Table.into_iden(),
-            Audits::Table.into_iden(),
-            SyncChanges::Table.into_iden(),
-            SyncCounter::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            vec![
+                AuditConflicts::Table.into_iden(),
+                AuditPhotos::Table.into_iden(),
+                AuditAnswers::Table.into_iden(),
+                AuditRevisions::Table.into_iden(),
+                Audits::Table.into_iden(),
+                SyncChanges::Table.into_iden(),
+                SyncCounter::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

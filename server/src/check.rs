@@ -37,8 +37,9 @@ impl Check {
         self.0.push(ErrorDetail::new(field, message));
     }
 
-    pub fn is_ok(&self) -> bool {
-        self.0.is_empty()
+    /// The problems noted so far (for callers that add context, such as a line).
+    pub fn into_details(self) -> Vec<ErrorDetail> {
+        self.0
     }
 
     /// 422 naming every invalid field, if there is one.

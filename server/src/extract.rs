@@ -23,9 +23,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !is_json(req.headers()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            return Err(not_json(
                 "expected a body with Content-Type: application/json",
             ));
         }
@@ -49,9 +47,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
         if has_type && !is_json(req.headers()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            return Err(not_json(
                 "expected no body or a body with Content-Type: application/json",
             ));
         }
@@ -73,9 +69,7 @@ pub async fn json_with_limit<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, ApiError> {
     if !is_json(headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        return Err(not_json(
             "expected a body with Content-Type: application/json",
         ));
     }
@@ -83,6 +77,15 @@ pub async fn json_with_limit<T: DeserializeOwned>(
         .await
         .map_err(|_| ApiError::payload_too_large(limit))?;
     parse_json(&bytes)
+}
+
+/// 415 for a body of the wrong content type.
+pub fn not_json(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        message,
+    )
 }
 
 fn is_json(headers: &axum::http::HeaderMap) -> bool {

@@ -72,12 +72,6 @@ impl FlakyProxy {
         });
         Ok(FlakyProxy { addr, stats, task })
     }
-
-    pub fn broken(&self) -> usize {
-        self.stats.cut_before_request.load(Ordering::Relaxed)
-            + self.stats.cut_mid_request.load(Ordering::Relaxed)
-            + self.stats.cut_after_reply.load(Ordering::Relaxed)
-    }
 }
 
 async fn serve(

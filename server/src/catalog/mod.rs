@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use storecheck_shared::catalog::{ChecklistContent, DraftSection, Factor};
 use utoipa::ToSchema;
@@ -66,44 +66,34 @@ pub struct ImportReport {
 pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, ApiError> {
     let catalog = default_catalog()?;
     let now = Utc::now();
-    let mut dims: HashMap<String, Uuid> = dimensions::Entity::find()
+    // The unique codes decide what is new, so two imports at once add each
+    // entry once and neither fails.
+    let known = dimensions::Entity::find().all(db).await?.len();
+    let mut dimensions_created = 0;
+    for (i, d) in catalog.dimensions.iter().enumerate() {
+        let row = dimensions::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            code: Set(d.code.clone()),
+            name_zh: Set(d.name_zh.clone()),
+            name_en: Set(d.name_en.clone()),
+            position: Set(i32::try_from(known + i + 1).unwrap_or(i32::MAX)),
+            created_at: Set(now),
+        };
+        dimensions_created += inserted(
+            dimensions::Entity::insert(row)
+                .on_conflict_do_nothing_on([dimensions::Column::Code])
+                .exec_without_returning(db)
+                .await?,
+        );
+    }
+    let dims: HashMap<String, Uuid> = dimensions::Entity::find()
         .all(db)
         .await?
         .into_iter()
         .map(|d| (d.code, d.id))
         .collect();
-    let mut dimensions_created = 0;
-    let mut position = i32::try_from(dims.len()).unwrap_or(0);
-    for d in &catalog.dimensions {
-        if dims.contains_key(&d.code) {
-            continue;
-        }
-        position += 1;
-        let id = Uuid::now_v7();
-        dimensions::ActiveModel {
-            id: Set(id),
-            code: Set(d.code.clone()),
-            name_zh: Set(d.name_zh.clone()),
-            name_en: Set(d.name_en.clone()),
-            position: Set(position),
-            created_at: Set(now),
-        }
-        .insert(db)
-        .await?;
-        dims.insert(d.code.clone(), id);
-        dimensions_created += 1;
-    }
-    let existing: Vec<String> = standards::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.code)
-        .collect();
     let mut standards_created = 0;
     for s in &catalog.standards {
-        if existing.contains(&s.code) {
-            continue;
-        }
         let dimension_id = *dims.get(&s.dimension).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!(
                 "default standard {} names unknown dimension {}",
@@ -111,7 +101,7 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
                 s.dimension
             ))
         })?;
-        standards::ActiveModel {
+        let row = standards::ActiveModel {
             id: Set(Uuid::now_v7()),
             code: Set(s.code.clone()),
             dimension_id: Set(dimension_id),
@@ -123,10 +113,13 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
             retired: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(db)
-        .await?;
-        standards_created += 1;
+        };
+        standards_created += inserted(
+            standards::Entity::insert(row)
+                .on_conflict_do_nothing_on([standards::Column::Code])
+                .exec_without_returning(db)
+                .await?,
+        );
     }
     let found = checklists::Entity::find()
         .filter(checklists::Column::Name.eq(catalog.checklist.name.clone()))
@@ -149,4 +142,12 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
         checklist_id,
         checklist_created,
     })
+}
+
+/// 1 when an insert that skips conflicts added its row, else 0.
+fn inserted(r: sea_orm::TryInsertResult<u64>) -> u32 {
+    match r {
+        sea_orm::TryInsertResult::Inserted(n) if n > 0 => 1,
+        _ => 0,
+    }
 }

@@ -65,6 +65,36 @@ pub async fn list(
     Ok(q.limit(limit + 1).all(db).await?)
 }
 
+/// Assignments by id (any number of ids), in no particular order.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<assignments::Model>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        out.extend(
+            assignments::Entity::find()
+                .filter(assignments::Column::Id.is_in(chunk.to_vec()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Every assignment in force for an auditor: what a first pull hands over.
+pub async fn scheduled_for(
+    db: &impl ConnectionTrait,
+    auditor: Uuid,
+) -> Result<Vec<assignments::Model>, ApiError> {
+    Ok(assignments::Entity::find()
+        .filter(assignments::Column::AuditorId.eq(auditor))
+        .filter(assignments::Column::Status.eq(AssignmentStatus::Scheduled.as_str()))
+        .order_by_asc(assignments::Column::Id)
+        .all(db)
+        .await?)
+}
+
 /// An assignment the caller may see (404 otherwise), with its store.
 pub async fn visible(
     db: &impl ConnectionTrait,

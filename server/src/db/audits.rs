@@ -142,27 +142,17 @@ impl PushContext {
         payloads: &[AuditPayload],
     ) -> Result<Self, ApiError> {
         let ids: Vec<Uuid> = payloads.iter().map(|p| p.assignment_id).collect();
-        let mut assignments = HashMap::new();
-        for chunk in ids.chunks(super::IN_CHUNK) {
-            for a in assignments::Entity::find()
-                .filter(assignments::Column::Id.is_in(chunk.to_vec()))
-                .all(db)
-                .await?
-            {
-                assignments.insert(a.id, a);
-            }
-        }
+        let assignments: HashMap<Uuid, assignments::Model> = super::assignments::by_ids(db, &ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
         let store_ids: Vec<Uuid> = assignments.values().map(|a| a.store_id).collect();
-        let mut stores = HashMap::new();
-        for chunk in store_ids.chunks(super::IN_CHUNK) {
-            for s in stores::Entity::find()
-                .filter(stores::Column::Id.is_in(chunk.to_vec()))
-                .all(db)
-                .await?
-            {
-                stores.insert(s.id, s);
-            }
-        }
+        let stores = super::stores::by_ids(db, &store_ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
         Ok(PushContext {
             assignments,
             stores,

@@ -218,31 +218,38 @@ pub async fn replace_checklist(
     Ok(a.update(db).await?)
 }
 
+/// The published versions of some checklists, by checklist, oldest first:
+/// one query for a whole page of checklists.
 pub async fn versions_of(
     db: &impl ConnectionTrait,
-    checklist: Uuid,
-) -> Result<Vec<VersionSummary>, ApiError> {
-    Ok(checklist_versions::Entity::find()
-        .select_only()
-        .columns([
-            checklist_versions::Column::Id,
-            checklist_versions::Column::Version,
-            checklist_versions::Column::Quarter,
-            checklist_versions::Column::PublishedAt,
-        ])
-        .filter(checklist_versions::Column::ChecklistId.eq(checklist))
-        .order_by_asc(checklist_versions::Column::Version)
-        .into_tuple::<(Uuid, i32, String, chrono::DateTime<Utc>)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, version, quarter, published_at)| VersionSummary {
-            id,
-            version,
-            quarter,
-            published_at,
-        })
-        .collect())
+    checklists: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<VersionSummary>>, ApiError> {
+    let mut out: HashMap<Uuid, Vec<VersionSummary>> = HashMap::new();
+    for chunk in checklists.chunks(super::IN_CHUNK) {
+        let rows = checklist_versions::Entity::find()
+            .select_only()
+            .columns([
+                checklist_versions::Column::ChecklistId,
+                checklist_versions::Column::Id,
+                checklist_versions::Column::Version,
+                checklist_versions::Column::Quarter,
+                checklist_versions::Column::PublishedAt,
+            ])
+            .filter(checklist_versions::Column::ChecklistId.is_in(chunk.to_vec()))
+            .order_by_asc(checklist_versions::Column::Version)
+            .into_tuple::<(Uuid, Uuid, i32, String, chrono::DateTime<Utc>)>()
+            .all(db)
+            .await?;
+        for (checklist, id, version, quarter, published_at) in rows {
+            out.entry(checklist).or_default().push(VersionSummary {
+                id,
+                version,
+                quarter,
+                published_at,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Validate a draft and freeze it as the checklist's next version. The body

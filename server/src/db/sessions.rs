@@ -139,11 +139,7 @@ pub async fn rotate(
     let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     let outcome = 'out: {
-        let Some(token) = refresh_tokens::Entity::find()
-            .filter(refresh_tokens::Column::TokenHash.eq(hash_refresh_token(raw)))
-            .one(&txn)
-            .await?
-        else {
+        let Some(token) = refresh_token(&txn, raw).await? else {
             break 'out Outcome::Refused(invalid());
         };
         let Some(session) = sessions::Entity::find_by_id(token.session_id)
@@ -208,16 +204,22 @@ pub fn account_disabled() -> ApiError {
     ApiError::unauthenticated("account_disabled", "this account is disabled")
 }
 
+async fn refresh_token(
+    db: &impl ConnectionTrait,
+    raw: &str,
+) -> Result<Option<refresh_tokens::Model>, ApiError> {
+    Ok(refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(hash_refresh_token(raw)))
+        .one(db)
+        .await?)
+}
+
 /// The session a refresh token belongs to, if any.
 pub async fn session_of_refresh_token(
     db: &impl ConnectionTrait,
     raw: &str,
 ) -> Result<Option<sessions::Model>, ApiError> {
-    let Some(token) = refresh_tokens::Entity::find()
-        .filter(refresh_tokens::Column::TokenHash.eq(hash_refresh_token(raw)))
-        .one(db)
-        .await?
-    else {
+    let Some(token) = refresh_token(db, raw).await? else {
         return Ok(None);
     };
     Ok(sessions::Entity::find_by_id(token.session_id)
@@ -270,11 +272,7 @@ pub async fn authenticate(
         return Err(account_disabled());
     }
     let role_text: String = row.try_get("", "role")?;
-    let role = Role::parse(&role_text).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "user {user_id} has unknown role {role_text}"
-        ))
-    })?;
+    let role = super::users::role_of(user_id, &role_text)?;
     let region_ids = if role == Role::Hq {
         Vec::new()
     } else {

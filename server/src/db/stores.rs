@@ -41,6 +41,23 @@ pub fn ids_in_regions(regions: Vec<Uuid>) -> sea_orm::sea_query::SelectStatement
         .to_owned()
 }
 
+/// Stores by id (any number of ids), in no particular order.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<stores::Model>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        out.extend(
+            stores::Entity::find()
+                .filter(stores::Column::Id.is_in(chunk.to_vec()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 pub struct Filter {
     pub region_id: Option<Uuid>,
     pub q: Option<String>,

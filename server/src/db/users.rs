@@ -219,10 +219,14 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: Changes) -> Re
     Ok(())
 }
 
+/// A stored role; an unknown one is a server fault, not the client's.
+pub fn role_of(user: Uuid, stored: &str) -> Result<Role, ApiError> {
+    Role::parse(stored)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {user} has unknown role {stored}")))
+}
+
 pub fn to_wire(m: users::Model, region_ids: Vec<Uuid>) -> Result<User, ApiError> {
-    let role = Role::parse(&m.role).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("user {} has unknown role {}", m.id, m.role))
-    })?;
+    let role = role_of(m.id, &m.role)?;
     Ok(User {
         id: m.id,
         email: m.email,

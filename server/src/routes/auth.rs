@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{StatusCode, request::Parts};
+use storecheck_shared::ErrorBody;
 use storecheck_shared::auth::{LoginRequest, LogoutRequest, Me, RefreshRequest, TokenResponse};
-use storecheck_shared::{ErrorBody, Role};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -60,8 +60,7 @@ fn token_response(
     session: Uuid,
     refresh_token: String,
 ) -> ApiResult<TokenResponse> {
-    let role = Role::parse(&user.role)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {} has unknown role", user.id)))?;
+    let role = users::role_of(user.id, &user.role)?;
     Ok(TokenResponse {
         access_token: issue_access_token(
             &state.token_key,

@@ -347,20 +347,36 @@ async fn update_standard(
 
 // ---- checklists -------------------------------------------------------------
 
+/// Checklists as the API shows them, with their versions (one query for all).
+async fn checklists_wire(
+    state: &AppState,
+    rows: Vec<crate::entities::checklists::Model>,
+) -> ApiResult<Vec<Checklist>> {
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let mut versions = db::versions_of(&state.db, &ids).await?;
+    rows.into_iter()
+        .map(|m| {
+            let content = db::content_of(&m)?;
+            Ok(Checklist {
+                versions: versions.remove(&m.id).unwrap_or_default(),
+                id: m.id,
+                name: m.name,
+                sections: content.sections,
+                created_at: m.created_at,
+                updated_at: m.updated_at,
+            })
+        })
+        .collect()
+}
+
 async fn checklist_wire(
     state: &AppState,
     m: crate::entities::checklists::Model,
 ) -> ApiResult<Checklist> {
-    let versions = db::versions_of(&state.db, m.id).await?;
-    let content = db::content_of(&m)?;
-    Ok(Checklist {
-        id: m.id,
-        name: m.name,
-        sections: content.sections,
-        versions,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-    })
+    checklists_wire(state, vec![m])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("checklist vanished")))
 }
 
 /// Checklist drafts (HQ).
@@ -389,10 +405,7 @@ async fn list_checklists(
     }
     let rows = q.limit(limit + 1).all(&state.db).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |c| c.id);
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        items.push(checklist_wire(&state, r).await?);
-    }
+    let items = checklists_wire(&state, rows).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 

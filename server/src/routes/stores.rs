@@ -451,7 +451,8 @@ fn parse_csv(bytes: &[u8]) -> ApiResult<Vec<CsvRow>> {
                 region_id: Uuid::nil(),
             },
         );
-        let errors: Vec<ErrorDetail> = check_errors(check)
+        let errors: Vec<ErrorDetail> = check
+            .into_details()
             .into_iter()
             .map(|e| ErrorDetail::at_line(line, e.field, e.message))
             .collect();
@@ -472,11 +473,4 @@ fn parse_csv(bytes: &[u8]) -> ApiResult<Vec<CsvRow>> {
         .with_detail("body", "no rows after the header line"));
     }
     Ok(rows)
-}
-
-fn check_errors(check: Check) -> Vec<ErrorDetail> {
-    match check.finish() {
-        Ok(()) => Vec::new(),
-        Err(e) => e.details,
-    }
 }

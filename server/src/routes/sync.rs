@@ -109,20 +109,14 @@ async fn pull(
             Some(n) => Some(n),
         },
     };
-    let mut assignment_ids = BTreeSet::new();
     let mut audit_ids = BTreeSet::new();
-    let (cursor, has_more) = match after {
-        None => {
-            // First pull: the current state, then changes from `upto` on.
-            let f = assignments::Filter {
-                status: Some(storecheck_shared::catalog::AssignmentStatus::Scheduled),
-                ..Default::default()
-            };
-            for a in assignments::list(&state.db, &caller, f, None, 100_000).await? {
-                assignment_ids.insert(a.id);
-            }
-            (upto, false)
-        }
+    let (cursor, has_more, rows) = match after {
+        // First pull: the current state; changes after `upto` come next time.
+        None => (
+            upto,
+            false,
+            assignments::scheduled_for(&state.db, caller.id).await?,
+        ),
         Some(after) => {
             let mut changes = sync::changes(&state.db, caller.id, after, upto, limit).await?;
             let has_more = changes.len() as u64 > limit;
@@ -132,6 +126,7 @@ async fn pull(
             } else {
                 upto
             };
+            let mut assignment_ids = BTreeSet::new();
             for c in changes {
                 match c.entity.as_str() {
                     sync::ASSIGNMENT => {
@@ -143,19 +138,9 @@ async fn pull(
                     _ => {}
                 }
             }
-            (last, has_more)
+            let ids: Vec<Uuid> = assignment_ids.into_iter().collect();
+            (last, has_more, assignments::by_ids(&state.db, &ids).await?)
         }
-    };
-    let rows = if assignment_ids.is_empty() {
-        Vec::new()
-    } else {
-        entities::assignments::Entity::find()
-            .filter(
-                entities::assignments::Column::Id
-                    .is_in(assignment_ids.iter().copied().collect::<Vec<_>>()),
-            )
-            .all(&state.db)
-            .await?
     };
     let mut in_force = Vec::new();
     let mut removed = Vec::new();
@@ -166,15 +151,13 @@ async fn pull(
             removed.push(a.id);
         }
     }
-    let store_ids: BTreeSet<Uuid> = in_force.iter().map(|a| a.store_id).collect();
-    let stores: Vec<_> = if store_ids.is_empty() {
-        Vec::new()
-    } else {
-        entities::stores::Entity::find()
-            .filter(entities::stores::Column::Id.is_in(store_ids.into_iter().collect::<Vec<_>>()))
-            .all(&state.db)
-            .await?
-    };
+    let store_ids: Vec<Uuid> = in_force
+        .iter()
+        .map(|a| a.store_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let stores = stores::by_ids(&state.db, &store_ids).await?;
     let versions: BTreeSet<Uuid> = in_force.iter().map(|a| a.checklist_version_id).collect();
     let audit_states = if audit_ids.is_empty() {
         Vec::new()

@@ -796,3 +796,40 @@ async fn the_demo_starts_twice_without_duplicating_anything() {
         "an auditor can download the checklist of their assignments"
     );
 }
+
+#[tokio::test]
+async fn two_imports_at_once_add_each_standard_once() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await.access;
+    let send = || {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/catalog/import-default");
+        let token = hq.clone();
+        tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent");
+            (res.status(), res.json::<Value>().await.expect("json"))
+        })
+    };
+    let (a, b) = (send(), send());
+    let (a, b) = (a.await.expect("task"), b.await.expect("task"));
+    assert_eq!(
+        (a.0, b.0),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        a.1,
+        b.1
+    );
+    let created = a.1["standards_created"].as_u64().expect("n")
+        + b.1["standards_created"].as_u64().expect("n");
+    let (_, list) = app.get("/api/v1/standards?limit=500", &hq).await;
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(usize::try_from(created).expect("fits"))
+    );
+    assert!(created >= 30);
+}

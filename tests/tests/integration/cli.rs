@@ -101,3 +101,39 @@ async fn migrate_is_repeatable() {
     }
     app.hq().await;
 }
+
+/// Every migration rolls back cleanly and applies again.
+#[tokio::test]
+async fn migrations_roll_back_and_reapply() {
+    use migration::MigratorTrait;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let url = match fresh_database_url().await {
+        Some(u) => u,
+        None => format!("sqlite://{}?mode=rwc", tmp.path().join("m.db").display()),
+    };
+    let db = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("connect");
+    migration::Migrator::up(&db, None).await.expect("up");
+    migration::Migrator::down(&db, None).await.expect("down");
+    assert!(
+        migration::Migrator::get_applied_migrations(&db)
+            .await
+            .expect("applied")
+            .is_empty()
+    );
+    migration::Migrator::up(&db, None).await.expect("up again");
+    let n = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM dimensions",
+        ),
+    )
+    .await
+    .expect("query")
+    .expect("row")
+    .try_get::<i64>("", "n")
+    .expect("count");
+    assert_eq!(n, 5, "the SERVQUAL dimensions are seeded again");
+}

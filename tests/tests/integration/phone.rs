@@ -163,15 +163,6 @@ async fn the_phone_follows_changes_and_recovers_from_a_lost_cursor() {
     // A server restored from an older backup: the cursor is ahead of it.
     let store = app.create_store(&f.hq, "N-9", f.region).await;
     app.assign(&f.hq, store, f.auditor, f.catalog.version).await;
-    let reopened = PhoneClient::open(
-        &tmp.path().join("phone.db"),
-        &app.base,
-        "amy@test.example",
-        PASSWORD,
-    )
-    .await
-    .expect("phone");
-    drop(phone);
     for sql in [
         "DELETE FROM sync_changes",
         "UPDATE sync_counter SET value = 0",
@@ -180,11 +171,8 @@ async fn the_phone_follows_changes_and_recovers_from_a_lost_cursor() {
             .await
             .expect("forget the change log");
     }
-    reopened
-        .pull()
-        .await
-        .expect("pull recovers by starting over");
-    let got: Vec<Uuid> = reopened
+    phone.pull().await.expect("pull recovers by starting over");
+    let got: Vec<Uuid> = phone
         .assignments()
         .await
         .expect("a")

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_organisation;
 mod m20261123_000002_catalog;
 mod m20261123_000003_sync;
+mod m20261202_000004_lifecycle;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_organisation::Migration),
             Box::new(m20261123_000002_catalog::Migration),
             Box::new(m20261123_000003_sync::Migration),
+            Box::new(m20261202_000004_lifecycle::Migration),
         ]
     }
 }

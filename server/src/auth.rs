@@ -17,7 +17,7 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use storecheck_shared::Role;
+
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -168,25 +168,9 @@ fn dummy_hash() -> anyhow::Result<&'static str> {
 }
 
 /// The signed-in caller: who, in which role, over which regions.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub id: Uuid,
-    pub email: String,
-    pub role: Role,
-    pub region_ids: Vec<Uuid>,
-    pub session_id: Uuid,
-}
+pub use crate::db::scope::{Caller as AuthUser, Scope};
 
 impl AuthUser {
-    pub fn is_hq(&self) -> bool {
-        self.role == Role::Hq
-    }
-
-    /// Whether the caller's scope covers a region (HQ covers all).
-    pub fn covers_region(&self, region: Uuid) -> bool {
-        self.is_hq() || self.region_ids.contains(&region)
-    }
-
     /// The caller must be HQ to do this to an object they can see.
     pub fn require_hq(&self) -> Result<(), ApiError> {
         if self.is_hq() {

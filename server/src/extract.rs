@@ -6,6 +6,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
+use storecheck_shared::ErrorDetail;
 
 use crate::error::ApiError;
 
@@ -17,7 +18,7 @@ pub struct ApiJson<T>(pub T);
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Send + 'static,
 {
     type Rejection = ApiError;
 
@@ -30,7 +31,9 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        parse_json(&bytes).map(ApiJson)
+        off_thread_if_large(bytes, |b| parse_json(b))
+            .await
+            .map(ApiJson)
     }
 }
 
@@ -63,7 +66,7 @@ where
 
 /// A JSON body read with its own size limit (for requests larger than the
 /// default), with the same errors as [`ApiJson`].
-pub async fn json_with_limit<T: DeserializeOwned>(
+pub async fn json_with_limit<T: DeserializeOwned + Send + 'static>(
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
     limit: usize,
@@ -76,7 +79,41 @@ pub async fn json_with_limit<T: DeserializeOwned>(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::payload_too_large(limit))?;
-    parse_json(&bytes)
+    off_thread_if_large(bytes, |b| parse_json(b)).await
+}
+
+/// Bodies above this are parsed on a blocking thread, so that one large
+/// request cannot stall the others sharing its async worker.
+pub const BLOCKING_PARSE_BYTES: usize = 256 * 1024;
+
+/// Run `parse` on the body, on a blocking thread when the body is large.
+pub async fn off_thread_if_large<T: Send + 'static>(
+    bytes: Bytes,
+    parse: impl FnOnce(&[u8]) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if bytes.len() <= BLOCKING_PARSE_BYTES {
+        return parse(&bytes);
+    }
+    tokio::task::spawn_blocking(move || parse(&bytes))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("parsing a request body: {e}")))?
+}
+
+/// A body of up to `limit` bytes that must be JSON (for bodies parsed in
+/// parts, such as a push).
+pub async fn json_bytes(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(not_json(
+            "expected a body with Content-Type: application/json",
+        ));
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(limit))
 }
 
 /// 415 for a body of the wrong content type.
@@ -116,20 +153,26 @@ pub fn body_rejection(rej: BytesRejection) -> ApiError {
     }
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Read a whole JSON body: nothing may follow the value but whitespace.
+pub fn parse_json<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        Ok(v) => {
+            de.end().map_err(|e| {
+                ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+            })?;
+            Ok(v)
+        }
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            let message = strip_position(&inner.to_string());
             if inner.is_syntax() || inner.is_eof() {
                 return Err(ApiError::bad_request(
                     "invalid_json",
                     format!("the body is not valid JSON: {inner}"),
                 ));
             }
+            let message = strip_position(&inner.to_string());
             let field = field_name(&path, &message);
             Err(ApiError::bad_request(
                 "invalid_body",
@@ -138,6 +181,17 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .with_detail(field, message))
         }
     }
+}
+
+/// Read one part of a body already known to be valid JSON; what is wrong
+/// with it comes back as one error at the field's path.
+pub fn parse_part<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ErrorDetail> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = strip_position(&err.into_inner().to_string());
+        ErrorDetail::new(field_name(&path, &message), message)
+    })
 }
 
 /// serde reports a missing field at the parent's path and names it only in

@@ -1,6 +1,7 @@
 //! storecheck server: serves audit checklists to auditor phones, accepts
 //! their offline-collected audits, and reports compliance to head office.
 
+pub mod audits;
 pub mod auth;
 pub mod catalog;
 pub mod check;

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use storecheck_shared::sync::PushOutcome;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -26,7 +28,16 @@ type Key = (String, String, u16);
 pub struct Metrics {
     series: Arc<Mutex<BTreeMap<Key, Series>>>,
     in_flight: Arc<AtomicI64>,
+    push_outcomes: Arc<[AtomicU64; PUSH_OUTCOMES.len()]>,
 }
+
+const PUSH_OUTCOMES: [(PushOutcome, &str); 5] = [
+    (PushOutcome::Accepted, "accepted"),
+    (PushOutcome::Duplicate, "duplicate"),
+    (PushOutcome::Rejected, "rejected"),
+    (PushOutcome::Conflict, "conflict"),
+    (PushOutcome::Superseded, "superseded"),
+];
 
 /// Counts a request as in flight until dropped.
 pub struct InFlight(Arc<AtomicI64>);
@@ -41,6 +52,13 @@ impl Metrics {
     pub fn start_request(&self) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.in_flight.clone())
+    }
+
+    /// Count one pushed audit's outcome.
+    pub fn push_outcome(&self, outcome: PushOutcome) {
+        if let Some(i) = PUSH_OUTCOMES.iter().position(|(o, _)| *o == outcome) {
+            self.push_outcomes[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -76,6 +94,15 @@ impl Metrics {
             "storecheck_http_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP storecheck_push_audits_total Pushed audits, by outcome.\n");
+        out.push_str("# TYPE storecheck_push_audits_total counter\n");
+        for (i, (_, name)) in PUSH_OUTCOMES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "storecheck_push_audits_total{{outcome=\"{name}\"}} {}",
+                self.push_outcomes[i].load(Ordering::Relaxed)
+            );
+        }
         out.push_str("# HELP storecheck_http_requests_total HTTP requests answered, by method, route and status.\n");
         out.push_str("# TYPE storecheck_http_requests_total counter\n");
         for ((method, route, status), s) in map.iter() {

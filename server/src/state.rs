@@ -17,7 +17,16 @@ pub struct App {
     pub config: ServeConfig,
     pub token_key: TokenKey,
     pub metrics: Metrics,
-    pub versions: crate::db::audits::VersionCache,
+    pub versions: crate::audits::VersionCache,
+}
+
+impl App {
+    /// What the audit use-cases need of the configuration.
+    pub fn settings(&self) -> crate::audits::Settings {
+        crate::audits::Settings {
+            geofence_m: self.config.geofence_m,
+        }
+    }
 }
 
 impl Deref for AppState {

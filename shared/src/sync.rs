@@ -107,6 +107,10 @@ pub enum PushOutcome {
     /// Kept aside for the reviewer, not applied: the audit was already
     /// closed, or this revision was sent before with other content.
     Conflict,
+    /// A lower revision than the one in force: kept in the history, never
+    /// in force. `current.revision` is the revision in force; nothing to
+    /// resend.
+    Superseded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +143,21 @@ impl AuditStatus {
         .into_iter()
         .find(|v| v.as_str() == s)
     }
+}
+
+/// Where a photo is on its way from the phone to the reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoState {
+    /// Listed by the phone; the file has not reached storage yet.
+    PendingUpload,
+    /// The file is stored and verified; processing waits.
+    Uploaded,
+    /// Derivatives made, checks run.
+    Processed,
+    /// The file cannot be used (see the reason).
+    Invalid,
 }
 
 /// The server's state of an audit, as a push reply or pull entry tells it.
@@ -518,7 +537,7 @@ pub struct ScoreBreakdown {
 pub struct AnswerView {
     pub item_id: Uuid,
     pub item_code: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub na: bool,
     /// true/false, a number, or an option code; null when N/A.
     pub value: Option<serde_json::Value>,
@@ -536,8 +555,7 @@ pub struct PhotoView {
     pub bytes: u64,
     pub content_type: String,
     pub taken_at: Option<DateTime<Utc>>,
-    /// `pending_upload`, `uploaded`, `processed` or `invalid`.
-    pub state: String,
+    pub state: PhotoState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,9 +12,11 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set};
 use serde_json::{Value, json};
 use storecheck_server::config::Secret;
+use storecheck_server::entities::enums::AuditStatus;
 use storecheck_server::entities::{audit_answers, audit_revisions, audits};
 use storecheck_server::{Application, ServeConfig};
 use storecheck_shared::Role;
+use storecheck_shared::catalog::ItemKind;
 use storecheck_shared::sync::AuditPayload;
 use storecheck_tests::client::PhoneClient;
 use uuid::Uuid;
@@ -370,7 +372,7 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
                     auditor_id: Set(auditor),
                     store_id: Set(store_id),
                     checklist_version_id: Set(p.checklist_version_id),
-                    status: Set("submitted".into()),
+                    status: Set(AuditStatus::Submitted),
                     revision: Set(1),
                     total: Set(0),
                     critical_failure: Set(false),
@@ -417,7 +419,9 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
                         revision: Set(1),
                         item_id: Set(a.item_id),
                         item_code: Set(item["code"].as_str().unwrap_or("").to_owned()),
-                        kind: Set(item["kind"].as_str().unwrap_or("").to_owned()),
+                        kind: Set(serde_json::from_value::<ItemKind>(item["kind"].clone())
+                            .expect("kind")
+                            .into()),
                         na: Set(false),
                         value_number: Set(a.value.as_ref().and_then(Value::as_f64)),
                         value_text: Set(a

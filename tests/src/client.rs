@@ -78,6 +78,7 @@ pub struct SyncReport {
     pub duplicate: usize,
     pub rejected: usize,
     pub conflict: usize,
+    pub superseded: usize,
     /// Still queued: the network gave out.
     pub left: usize,
 }
@@ -515,6 +516,11 @@ impl PhoneClient {
                     PushOutcome::Conflict => {
                         report.conflict += 1;
                         LocalState::Conflict
+                    }
+                    // A later revision is in force: nothing left to send.
+                    PushOutcome::Superseded => {
+                        report.superseded += 1;
+                        LocalState::Synced
                     }
                 };
                 sqlx::query(

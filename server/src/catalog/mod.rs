@@ -5,16 +5,19 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 use storecheck_shared::catalog::{ChecklistContent, DraftSection, Factor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entities::{checklists, dimensions, standards};
+use crate::entities::{dimensions, standards};
 use crate::error::ApiError;
 
 const DEFAULT_CATALOG: &str = include_str!("default_catalog.json");
+
+/// The origin that marks the checklist the default catalog made.
+const DEFAULT_ORIGIN: &str = "default";
 
 #[derive(Debug, Deserialize)]
 pub struct DefaultCatalog {
@@ -62,7 +65,7 @@ pub struct ImportReport {
 }
 
 /// Add whatever of the default catalog is missing, by code (and the
-/// checklist by name). Running it again adds nothing.
+/// checklist by its origin mark). Running it again adds nothing.
 pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, ApiError> {
     let catalog = default_catalog()?;
     let now = Utc::now();
@@ -121,21 +124,16 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
                 .await?,
         );
     }
-    let found = checklists::Entity::find()
-        .filter(checklists::Column::Name.eq(catalog.checklist.name.clone()))
-        .one(db)
-        .await?;
-    let (checklist_id, checklist_created) = match found {
-        Some(c) => (c.id, false),
-        None => {
-            let content = ChecklistContent {
-                sections: catalog.checklist.sections,
-            };
-            let c =
-                crate::db::catalog::create_checklist(db, catalog.checklist.name, &content).await?;
-            (c.id, true)
-        }
+    let content = ChecklistContent {
+        sections: catalog.checklist.sections,
     };
+    let (checklist_id, checklist_created) = crate::db::catalog::checklist_from_origin(
+        db,
+        DEFAULT_ORIGIN,
+        catalog.checklist.name,
+        &content,
+    )
+    .await?;
     Ok(ImportReport {
         dimensions_created,
         standards_created,

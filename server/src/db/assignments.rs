@@ -5,12 +5,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use storecheck_shared::Role;
-use storecheck_shared::catalog::{Assignment, AssignmentStatus};
+use storecheck_shared::catalog::Assignment;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::entities::{assignments, stores};
+use super::scope::{Scope, stores_in_regions};
+use crate::entities::enums::{AssignmentStatus, ChangeEntity};
+use crate::entities::{assignment_holders, assignments};
 use crate::error::ApiError;
 
 #[derive(Default)]
@@ -19,29 +19,21 @@ pub struct Filter {
     pub auditor_id: Option<Uuid>,
     pub region_id: Option<Uuid>,
     pub checklist_version_id: Option<Uuid>,
-    pub status: Option<AssignmentStatus>,
+    pub status: Option<storecheck_shared::catalog::AssignmentStatus>,
 }
 
 /// Assignments the caller may see: HQ all, a manager those of stores in
 /// their regions, an auditor their own.
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     f: Filter,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<assignments::Model>, ApiError> {
-    let mut q = assignments::Entity::find().order_by_asc(assignments::Column::Id);
-    match caller.role {
-        Role::Hq => {}
-        Role::RegionalManager => {
-            q = q.filter(
-                assignments::Column::StoreId
-                    .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
-            )
-        }
-        Role::Auditor => q = q.filter(assignments::Column::AuditorId.eq(caller.id)),
-    }
+    let mut q = assignments::Entity::find()
+        .filter(in_scope(scope))
+        .order_by_asc(assignments::Column::Id);
     if let Some(s) = f.store_id {
         q = q.filter(assignments::Column::StoreId.eq(s));
     }
@@ -49,15 +41,13 @@ pub async fn list(
         q = q.filter(assignments::Column::AuditorId.eq(a));
     }
     if let Some(r) = f.region_id {
-        q = q.filter(
-            assignments::Column::StoreId.in_subquery(super::stores::ids_in_regions(vec![r])),
-        );
+        q = q.filter(assignments::Column::StoreId.in_subquery(stores_in_regions(vec![r])));
     }
     if let Some(v) = f.checklist_version_id {
         q = q.filter(assignments::Column::ChecklistVersionId.eq(v));
     }
     if let Some(s) = f.status {
-        q = q.filter(assignments::Column::Status.eq(s.as_str()));
+        q = q.filter(assignments::Column::Status.eq(AssignmentStatus::from(s)));
     }
     if let Some(after) = after {
         q = q.filter(assignments::Column::Id.gt(after));
@@ -82,44 +72,98 @@ pub async fn by_ids(
     Ok(out)
 }
 
-/// Every assignment in force for an auditor: what a first pull hands over.
+/// The assignments in force for an auditor, by id after `after`, at most
+/// `limit + 1`: what a first pull hands over, page by page.
 pub async fn scheduled_for(
     db: &impl ConnectionTrait,
     auditor: Uuid,
+    after: Option<Uuid>,
+    limit: u64,
 ) -> Result<Vec<assignments::Model>, ApiError> {
-    Ok(assignments::Entity::find()
+    let mut q = assignments::Entity::find()
         .filter(assignments::Column::AuditorId.eq(auditor))
-        .filter(assignments::Column::Status.eq(AssignmentStatus::Scheduled.as_str()))
-        .order_by_asc(assignments::Column::Id)
+        .filter(assignments::Column::Status.eq(AssignmentStatus::Scheduled));
+    if let Some(after) = after {
+        q = q.filter(assignments::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(assignments::Column::Id)
+        .limit(limit + 1)
         .all(db)
         .await?)
 }
 
-/// An assignment the caller may see (404 otherwise), with its store.
+/// Which of these assignments the auditor held at some time.
+pub async fn held_by(
+    db: &impl ConnectionTrait,
+    auditor: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, ApiError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        let rows: Vec<Uuid> = assignment_holders::Entity::find()
+            .select_only()
+            .column(assignment_holders::Column::AssignmentId)
+            .filter(assignment_holders::Column::AuditorId.eq(auditor))
+            .filter(assignment_holders::Column::AssignmentId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Remember that an auditor holds an assignment (kept for good).
+async fn record_holder(
+    db: &impl ConnectionTrait,
+    assignment: Uuid,
+    auditor: Uuid,
+) -> Result<(), ApiError> {
+    assignment_holders::Entity::insert(assignment_holders::ActiveModel {
+        assignment_id: Set(assignment),
+        auditor_id: Set(auditor),
+        since: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing_on([
+        assignment_holders::Column::AssignmentId,
+        assignment_holders::Column::AuditorId,
+    ])
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+fn in_scope(scope: &Scope) -> sea_orm::Condition {
+    scope.by_store_or_auditor(assignments::Column::StoreId, assignments::Column::AuditorId)
+}
+
+/// An assignment the caller may see (404 otherwise).
 pub async fn visible(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     id: Uuid,
-) -> Result<(assignments::Model, stores::Model), ApiError> {
-    let not_found = || ApiError::not_found("assignment");
-    let a = assignments::Entity::find_by_id(id)
+) -> Result<assignments::Model, ApiError> {
+    assignments::Entity::find_by_id(id)
+        .filter(in_scope(scope))
         .one(db)
         .await?
-        .ok_or_else(not_found)?;
-    let store = stores::Entity::find_by_id(a.store_id)
+        .ok_or_else(|| ApiError::not_found("assignment"))
+}
+
+/// The same, read inside a write transaction and locked until it ends
+/// (`FOR UPDATE` on PostgreSQL; SQLite's write transactions hold the whole
+/// database), so that concurrent changes to it apply one after the other.
+pub async fn visible_for_update(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<assignments::Model, ApiError> {
+    assignments::Entity::find_by_id(id)
+        .filter(in_scope(scope))
+        .lock_exclusive()
         .one(db)
         .await?
-        .ok_or_else(not_found)?;
-    let seen = match caller.role {
-        Role::Hq => true,
-        Role::RegionalManager => caller.region_ids.contains(&store.region_id),
-        Role::Auditor => a.auditor_id == caller.id,
-    };
-    if seen {
-        Ok((a, store))
-    } else {
-        Err(not_found())
-    }
+        .ok_or_else(|| ApiError::not_found("assignment"))
 }
 
 pub struct NewRow {
@@ -140,14 +184,15 @@ pub async fn create(db: &impl ConnectionTrait, r: NewRow) -> Result<assignments:
         checklist_version_id: Set(r.checklist_version_id),
         window_start: Set(r.window_start),
         window_end: Set(r.window_end),
-        status: Set(AssignmentStatus::Scheduled.as_str().to_owned()),
+        status: Set(AssignmentStatus::Scheduled),
         created_by: Set(r.created_by),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await?;
-    super::sync::record(db, &[(a.auditor_id, super::sync::ASSIGNMENT, a.id)]).await?;
+    record_holder(db, a.id, a.auditor_id).await?;
+    super::sync::record(db, &[(a.auditor_id, ChangeEntity::Assignment, a.id)]).await?;
     Ok(a)
 }
 
@@ -158,6 +203,9 @@ pub struct Changes {
     pub status: Option<AssignmentStatus>,
 }
 
+/// Change an assignment read with [`visible_for_update`] in the same
+/// transaction; the auditors it concerns (the one it moves away from too)
+/// get a change-log entry.
 pub async fn update(
     db: &impl ConnectionTrait,
     a: assignments::Model,
@@ -172,36 +220,30 @@ pub async fn update(
     m.window_start = Set(c.window_start);
     m.window_end = Set(c.window_end);
     if let Some(s) = c.status {
-        m.status = Set(s.as_str().to_owned());
+        m.status = Set(s);
     }
     m.updated_at = Set(Utc::now());
     let a = m.update(db).await?;
     // The auditor it moved away from learns that it is gone.
-    let mut entries = vec![(a.auditor_id, super::sync::ASSIGNMENT, id)];
+    let mut entries = vec![(a.auditor_id, ChangeEntity::Assignment, id)];
     if before != a.auditor_id {
-        entries.push((before, super::sync::ASSIGNMENT, id));
+        record_holder(db, id, a.auditor_id).await?;
+        entries.push((before, ChangeEntity::Assignment, id));
     }
     super::sync::record(db, &entries).await?;
     Ok(a)
 }
 
-pub fn to_wire(m: assignments::Model) -> Result<Assignment, ApiError> {
-    let status = AssignmentStatus::parse(&m.status).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "assignment {} has unknown status {}",
-            m.id,
-            m.status
-        ))
-    })?;
-    Ok(Assignment {
+pub fn to_wire(m: assignments::Model) -> Assignment {
+    Assignment {
         id: m.id,
         store_id: m.store_id,
         auditor_id: m.auditor_id,
         checklist_version_id: m.checklist_version_id,
         window_start: m.window_start,
         window_end: m.window_end,
-        status,
+        status: m.status.into(),
         created_at: m.created_at,
         updated_at: m.updated_at,
-    })
+    }
 }

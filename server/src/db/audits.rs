@@ -1,398 +1,70 @@
-//! Audits pushed by phones: stored lossless and idempotent, one transaction
-//! per audit, scored on arrival against their own checklist version.
+//! Audits, their revisions, answers, photo manifests and quarantined
+//! payloads: the queries. The lifecycle that uses them is in `audits/`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use sha2::{Digest, Sha256};
-use storecheck_shared::catalog::{ChecklistVersion, ItemKind};
-use storecheck_shared::scoring::{Response, Score, score};
-use storecheck_shared::sync::{
-    AuditPayload, AuditState, AuditStatus, PushOutcome, PushResult, check_audit, distance_m,
-};
-use storecheck_shared::{ErrorDetail, Role};
+use storecheck_shared::ErrorDetail;
+use storecheck_shared::catalog::ChecklistVersion;
+use storecheck_shared::scoring::{Response, Score};
+use storecheck_shared::sync::{AnswerPayload, AuditPayload};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::{Scope, stores_in_regions};
+use crate::entities::enums::{AuditStatus, PhotoState};
 use crate::entities::{
-    assignments, audit_answers, audit_conflicts, audit_photos, audit_revisions, audits,
-    checklist_versions, stores,
+    audit_answers, audit_conflicts, audit_photos, audit_revisions, audits, checklist_versions,
+    photos,
 };
 use crate::error::ApiError;
-use crate::state::AppState;
 
-/// Published versions never change, so each server parses each once.
-#[derive(Default)]
-pub struct VersionCache(std::sync::Mutex<HashMap<Uuid, Arc<ChecklistVersion>>>);
-
-impl VersionCache {
-    pub async fn get(
-        &self,
-        db: &impl ConnectionTrait,
-        id: Uuid,
-    ) -> Result<Option<Arc<ChecklistVersion>>, ApiError> {
-        if let Some(v) = self.lock().get(&id) {
-            return Ok(Some(v.clone()));
-        }
-        let Some(row) = checklist_versions::Entity::find_by_id(id).one(db).await? else {
-            return Ok(None);
-        };
-        let parsed: ChecklistVersion = serde_json::from_str(&row.body)
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("version {id} body: {e}")))?;
-        let parsed = Arc::new(parsed);
-        self.lock().insert(id, parsed.clone());
-        Ok(Some(parsed))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<ChecklistVersion>>> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-}
-
-fn rejected(a: &AuditPayload, errors: Vec<ErrorDetail>) -> PushResult {
-    PushResult {
-        id: a.id,
-        revision: a.revision,
-        outcome: PushOutcome::Rejected,
-        errors,
-        current: None,
-    }
-}
-
-fn payload_hash(a: &AuditPayload) -> Result<(String, String), ApiError> {
-    let text = serde_json::to_string(a).map_err(anyhow::Error::from)?;
-    let digest = Sha256::digest(text.as_bytes());
-    Ok((text, digest.iter().map(|b| format!("{b:02x}")).collect()))
-}
-
-pub fn state_of(a: &audits::Model) -> Result<AuditState, ApiError> {
-    Ok(AuditState {
-        id: a.id,
-        status: AuditStatus::parse(&a.status).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("audit {} has status {}", a.id, a.status))
-        })?,
-        revision: i64::from(a.revision),
-        total: i64::from(a.total),
-        critical_failure: a.critical_failure,
-        flags: serde_json::from_str(&a.flags).unwrap_or_default(),
-        updated_at: a.updated_at,
-    })
-}
-
-/// What a revision stores besides the payload.
-struct Scored {
-    score: Score,
-    responses: HashMap<Uuid, Response>,
-    flags: Vec<String>,
-    distance_m: Option<f64>,
-}
-
-/// Evidence flags: never a reason to refuse an audit.
-fn flags_for(
-    payload: &AuditPayload,
-    assignment: &assignments::Model,
-    store: &stores::Model,
-    caller: Uuid,
-    geofence_m: f64,
-) -> (Vec<String>, Option<f64>) {
-    let mut flags = Vec::new();
-    let tz: chrono_tz::Tz = store.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
-    let in_window = |t| (assignment.window_start..=assignment.window_end).contains(&local(t));
-    if !in_window(payload.started_at) || !in_window(payload.finished_at) {
-        flags.push("visit_outside_window".to_owned());
-    }
-    let distance = payload
-        .checkin
-        .map(|c| distance_m((c.latitude, c.longitude), (store.latitude, store.longitude)));
-    match distance {
-        None => flags.push("no_checkin".to_owned()),
-        Some(d) if d > geofence_m => flags.push("checkin_outside_geofence".to_owned()),
-        Some(_) => {}
-    }
-    if assignment.status == "cancelled" {
-        flags.push("assignment_cancelled".to_owned());
-    }
-    if assignment.auditor_id != caller {
-        flags.push("assignment_reassigned".to_owned());
-    }
-    if assignment.checklist_version_id != payload.checklist_version_id {
-        flags.push("version_differs_from_assignment".to_owned());
-    }
-    (flags, distance)
-}
-
-/// The assignments and stores a push refers to, loaded once per push.
-pub struct PushContext {
-    assignments: HashMap<Uuid, assignments::Model>,
-    stores: HashMap<Uuid, stores::Model>,
-}
-
-impl PushContext {
-    pub async fn load(
-        db: &impl ConnectionTrait,
-        payloads: &[AuditPayload],
-    ) -> Result<Self, ApiError> {
-        let ids: Vec<Uuid> = payloads.iter().map(|p| p.assignment_id).collect();
-        let assignments: HashMap<Uuid, assignments::Model> = super::assignments::by_ids(db, &ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let store_ids: Vec<Uuid> = assignments.values().map(|a| a.store_id).collect();
-        let stores = super::stores::by_ids(db, &store_ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-        Ok(PushContext {
-            assignments,
-            stores,
-        })
-    }
-}
-
-/// Store one pushed audit (or recognise it), in its own transaction.
-pub async fn push_one(
-    state: &AppState,
-    caller: &AuthUser,
-    ctx: &PushContext,
-    device_clock: DateTime<Utc>,
-    payload: AuditPayload,
-) -> Result<PushResult, ApiError> {
-    let db = &state.db;
-    let received_at = Utc::now();
-    let Some(assignment) = ctx.assignments.get(&payload.assignment_id) else {
-        return Ok(rejected(
-            &payload,
-            vec![ErrorDetail::new("assignment_id", "no such assignment")],
-        ));
-    };
-    if assignment.auditor_id != caller.id
-        && !super::sync::was_assigned(db, caller.id, assignment.id).await?
-    {
-        return Ok(rejected(
-            &payload,
-            vec![ErrorDetail::new(
-                "assignment_id",
-                "this assignment is not yours",
-            )],
-        ));
-    }
-    let Some(version) = state.versions.get(db, payload.checklist_version_id).await? else {
-        return Ok(rejected(
-            &payload,
-            vec![ErrorDetail::new(
-                "checklist_version_id",
-                "no such checklist version",
-            )],
-        ));
-    };
-    let responses = match check_audit(&version, &payload) {
-        Ok(r) => r,
-        Err(errors) => return Ok(rejected(&payload, errors)),
-    };
-    let score = match score(&version.sections, &|i| {
-        responses
-            .get(&i.id)
-            .cloned()
-            .unwrap_or(Response::NotApplicable)
-    }) {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(rejected(
-                &payload,
-                vec![ErrorDetail::new("answers", e.to_string())],
-            ));
-        }
-    };
-    let store = ctx.stores.get(&assignment.store_id).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("assignment {} has no store", assignment.id))
-    })?;
-    let (flags, distance_m) = flags_for(
-        &payload,
-        assignment,
-        store,
-        caller.id,
-        state.config.geofence_m,
-    );
-    let scored = Scored {
-        score,
-        responses,
-        flags,
-        distance_m,
-    };
-    let (text, hash) = payload_hash(&payload)?;
-    let skew = received_at - device_clock;
-
-    let txn = super::begin_write(db).await?;
-    let now = Utc::now();
-    let new_audit = audits::ActiveModel {
-        id: Set(payload.id),
-        assignment_id: Set(assignment.id),
-        auditor_id: Set(caller.id),
-        store_id: Set(store.id),
-        checklist_version_id: Set(payload.checklist_version_id),
-        status: Set(AuditStatus::Submitted.as_str().to_owned()),
-        revision: Set(revision_i32(payload.revision)),
-        total: Set(hundredths_i32(scored.score.total)),
-        critical_failure: Set(scored.score.critical_failure),
-        flags: Set(serde_json::to_string(&scored.flags).map_err(anyhow::Error::from)?),
-        started_at: Set(payload.started_at),
-        finished_at: Set(payload.finished_at),
-        started_at_server: Set(payload.started_at + skew),
-        finished_at_server: Set(payload.finished_at + skew),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    // The primary key decides who creates the audit: a racing twin waits
-    // here and then finds it made.
-    let created = audits::Entity::insert(new_audit)
+/// Insert an audit unless one with its id exists; whether it was inserted.
+pub async fn insert_if_absent(
+    db: &impl ConnectionTrait,
+    audit: audits::ActiveModel,
+) -> Result<bool, ApiError> {
+    let r = audits::Entity::insert(audit)
         .on_conflict_do_nothing_on([audits::Column::Id])
-        .exec_without_returning(&txn)
+        .exec_without_returning(db)
         .await?;
-    let created = matches!(created, sea_orm::TryInsertResult::Inserted(n) if n > 0);
-    let created_state = AuditState {
-        id: payload.id,
-        status: AuditStatus::Submitted,
-        revision: payload.revision,
-        total: scored.score.total,
-        critical_failure: scored.score.critical_failure,
-        flags: scored.flags.clone(),
-        updated_at: now,
-    };
-    let outcome = if created {
-        insert_revision(
-            &txn,
-            &payload,
-            &version,
-            &scored,
-            &text,
-            &hash,
-            device_clock,
-            received_at,
-        )
-        .await?;
-        PushOutcome::Accepted
-    } else {
-        let audit = audits::Entity::find_by_id(payload.id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("audit {} vanished", payload.id)))?;
-        if audit.auditor_id != caller.id {
-            txn.rollback().await?;
-            return Ok(rejected(
-                &payload,
-                vec![ErrorDetail::new(
-                    "id",
-                    "another auditor's audit has this id",
-                )],
-            ));
-        }
-        let same_revision = audit_revisions::Entity::find()
-            .filter(audit_revisions::Column::AuditId.eq(audit.id))
-            .filter(audit_revisions::Column::Revision.eq(revision_i32(payload.revision)))
-            .one(&txn)
-            .await?;
-        let status = AuditStatus::parse(&audit.status);
-        match same_revision {
-            Some(r) if r.payload_hash == hash => PushOutcome::Duplicate,
-            Some(_) => {
-                quarantine(
-                    &txn,
-                    &payload,
-                    caller.id,
-                    "revision_reused",
-                    &text,
-                    received_at,
-                )
-                .await?;
-                PushOutcome::Conflict
-            }
-            None if matches!(status, Some(AuditStatus::Approved | AuditStatus::Rejected)) => {
-                quarantine(
-                    &txn,
-                    &payload,
-                    caller.id,
-                    "audit_closed",
-                    &text,
-                    received_at,
-                )
-                .await?;
-                PushOutcome::Conflict
-            }
-            None => {
-                insert_revision(
-                    &txn,
-                    &payload,
-                    &version,
-                    &scored,
-                    &text,
-                    &hash,
-                    device_clock,
-                    received_at,
-                )
-                .await?;
-                if revision_i32(payload.revision) > audit.revision {
-                    let mut a: audits::ActiveModel = audit.into();
-                    a.status = Set(AuditStatus::Submitted.as_str().to_owned());
-                    a.revision = Set(revision_i32(payload.revision));
-                    a.checklist_version_id = Set(payload.checklist_version_id);
-                    a.total = Set(hundredths_i32(scored.score.total));
-                    a.critical_failure = Set(scored.score.critical_failure);
-                    a.flags =
-                        Set(serde_json::to_string(&scored.flags).map_err(anyhow::Error::from)?);
-                    a.started_at = Set(payload.started_at);
-                    a.finished_at = Set(payload.finished_at);
-                    a.started_at_server = Set(payload.started_at + skew);
-                    a.finished_at_server = Set(payload.finished_at + skew);
-                    a.updated_at = Set(now);
-                    a.update(&txn).await?;
-                }
-                PushOutcome::Accepted
-            }
-        }
-    };
-    let current = if created {
-        Some(created_state)
-    } else {
-        audits::Entity::find_by_id(payload.id)
-            .one(&txn)
-            .await?
-            .as_ref()
-            .map(state_of)
-            .transpose()?
-    };
-    txn.commit().await?;
-    Ok(PushResult {
-        id: payload.id,
-        revision: payload.revision,
-        outcome,
-        errors: Vec::new(),
-        current,
-    })
+    Ok(matches!(r, sea_orm::TryInsertResult::Inserted(n) if n > 0))
 }
 
-fn revision_i32(r: i64) -> i32 {
-    i32::try_from(r).unwrap_or(i32::MAX)
+/// An audit, locked until the transaction ends.
+pub async fn lock(db: &impl ConnectionTrait, id: Uuid) -> Result<audits::Model, ApiError> {
+    audits::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("audit {id} vanished")))
 }
 
-fn hundredths_i32(v: i64) -> i32 {
-    i32::try_from(v).unwrap_or(i32::MAX)
+/// The payload hash of one stored revision, if it is stored.
+pub async fn revision_hash(
+    db: &impl ConnectionTrait,
+    audit: Uuid,
+    revision: i32,
+) -> Result<Option<String>, ApiError> {
+    Ok(audit_revisions::Entity::find()
+        .select_only()
+        .column(audit_revisions::Column::PayloadHash)
+        .filter(audit_revisions::Column::AuditId.eq(audit))
+        .filter(audit_revisions::Column::Revision.eq(revision))
+        .into_tuple()
+        .one(db)
+        .await?)
 }
 
-async fn quarantine(
+/// Keep a payload that is not applied, for the reviewer (nothing is lost).
+pub async fn quarantine(
     db: &impl ConnectionTrait,
     payload: &AuditPayload,
+    revision: i32,
     auditor: Uuid,
     reason: &str,
     text: &str,
@@ -401,7 +73,7 @@ async fn quarantine(
     audit_conflicts::ActiveModel {
         id: Set(Uuid::now_v7()),
         audit_id: Set(payload.id),
-        revision: Set(revision_i32(payload.revision)),
+        revision: Set(revision),
         auditor_id: Set(auditor),
         reason: Set(reason.to_owned()),
         payload: Set(text.to_owned()),
@@ -412,58 +84,125 @@ async fn quarantine(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_revision(
+/// Make the audit the owner of the photo ids it lists. A photo id that
+/// another audit owns is an error for that photo; the unique key decides
+/// between two audits claiming one id at once.
+pub async fn claim_photos(
     db: &impl ConnectionTrait,
     payload: &AuditPayload,
-    version: &ChecklistVersion,
-    scored: &Scored,
-    text: &str,
-    hash: &str,
-    device_clock: DateTime<Utc>,
-    received_at: DateTime<Utc>,
+) -> Result<Result<(), Vec<ErrorDetail>>, ApiError> {
+    if payload.photos.is_empty() {
+        return Ok(Ok(()));
+    }
+    let now = Utc::now();
+    let rows = payload.photos.iter().map(|p| photos::ActiveModel {
+        id: Set(p.id),
+        audit_id: Set(payload.id),
+        created_at: Set(now),
+    });
+    photos::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([photos::Column::Id])
+        .exec_without_returning(db)
+        .await?;
+    let ids: Vec<Uuid> = payload.photos.iter().map(|p| p.id).collect();
+    let taken: Vec<Uuid> = photos::Entity::find()
+        .select_only()
+        .column(photos::Column::Id)
+        .filter(photos::Column::Id.is_in(ids))
+        .filter(photos::Column::AuditId.ne(payload.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if taken.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(payload
+        .photos
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| taken.contains(&p.id))
+        .map(|(i, _)| {
+            ErrorDetail::new(
+                format!("photos[{i}].id"),
+                "this photo id is in use by another audit; give the photo a new id",
+            )
+        })
+        .collect()))
+}
+
+/// Scores and flags of a revision.
+pub struct StoredScore<'a> {
+    pub score: &'a Score,
+    pub responses: &'a HashMap<Uuid, Response>,
+    /// JSON array of flag names.
+    pub flags: &'a str,
+    pub distance_m: Option<f64>,
+}
+
+/// One revision as it is stored: the payload as sent, its scores, every
+/// item's answer and its photo manifest.
+pub struct NewRevision<'a> {
+    pub payload: &'a AuditPayload,
+    pub revision: i32,
+    pub version: &'a ChecklistVersion,
+    pub score: StoredScore<'a>,
+    pub text: &'a str,
+    pub hash: &'a str,
+    pub device_clock: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+fn i32_of(v: i64) -> Result<i32, ApiError> {
+    i32::try_from(v).map_err(|_| ApiError::internal(anyhow::anyhow!("{v} does not fit a column")))
+}
+
+pub async fn insert_revision(
+    db: &impl ConnectionTrait,
+    r: &NewRevision<'_>,
 ) -> Result<(), ApiError> {
-    let skew = received_at - device_clock;
-    let s = &scored.score;
+    let payload = r.payload;
+    let skew = r.received_at - r.device_clock;
+    let s = r.score.score;
     let breakdown = serde_json::json!({
         "sections": s.sections.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
         "dimensions": s.dimensions.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
         "failed_items": s.failed_items,
-        "checkin_distance_m": scored.distance_m,
+        "checkin_distance_m": r.score.distance_m,
     });
     audit_revisions::ActiveModel {
         id: Set(Uuid::now_v7()),
         audit_id: Set(payload.id),
-        revision: Set(revision_i32(payload.revision)),
-        payload: Set(text.to_owned()),
-        payload_hash: Set(hash.to_owned()),
-        device_clock: Set(device_clock),
-        received_at: Set(received_at),
+        revision: Set(r.revision),
+        payload: Set(r.text.to_owned()),
+        payload_hash: Set(r.hash.to_owned()),
+        device_clock: Set(r.device_clock),
+        received_at: Set(r.received_at),
         skew_ms: Set(skew.num_milliseconds()),
-        total: Set(hundredths_i32(s.total)),
-        base: Set(hundredths_i32(s.base)),
-        bonus: Set(hundredths_i32(s.bonus)),
-        deductions: Set(hundredths_i32(s.deductions)),
+        total: Set(i32_of(s.total)?),
+        base: Set(i32_of(s.base)?),
+        bonus: Set(i32_of(s.bonus)?),
+        deductions: Set(i32_of(s.deductions)?),
         critical_failure: Set(s.critical_failure),
         breakdown: Set(breakdown.to_string()),
-        flags: Set(serde_json::to_string(&scored.flags).map_err(anyhow::Error::from)?),
+        flags: Set(r.score.flags.to_owned()),
         checkin_latitude: Set(payload.checkin.map(|c| c.latitude)),
         checkin_longitude: Set(payload.checkin.map(|c| c.longitude)),
         checkin_accuracy: Set(payload.checkin.and_then(|c| c.accuracy_m)),
     }
     .insert(db)
     .await?;
-    let answers_by_item: HashMap<Uuid, &storecheck_shared::sync::AnswerPayload> =
+    let answers_by_item: HashMap<Uuid, &AnswerPayload> =
         payload.answers.iter().map(|a| (a.item_id, a)).collect();
     let mut rows = Vec::new();
-    for item in version.sections.iter().flat_map(|s| s.items.iter()) {
-        let r = scored
+    for item in r.version.sections.iter().flat_map(|s| s.items.iter()) {
+        let resp = r
+            .score
             .responses
             .get(&item.id)
             .cloned()
             .unwrap_or(Response::NotApplicable);
         let a = answers_by_item.get(&item.id);
-        let (number, text) = match &r {
+        let (number, text) = match &resp {
             Response::NotApplicable => (None, None),
             Response::YesNo(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
             Response::Scale(v) | Response::Count(v) => (Some(f64::from(*v)), None),
@@ -472,11 +211,11 @@ async fn insert_revision(
         };
         rows.push(audit_answers::ActiveModel {
             audit_id: Set(payload.id),
-            revision: Set(revision_i32(payload.revision)),
+            revision: Set(r.revision),
             item_id: Set(item.id),
             item_code: Set(item.code.clone()),
-            kind: Set(kind_str(item.kind).to_owned()),
-            na: Set(r == Response::NotApplicable),
+            kind: Set(item.kind.into()),
+            na: Set(resp == Response::NotApplicable),
             value_number: Set(number),
             value_text: Set(text),
             failed: Set(s.failed_items.contains(&item.id)),
@@ -489,38 +228,62 @@ async fn insert_revision(
             .exec_without_returning(db)
             .await?;
     }
+    // A file an earlier revision listed keeps the state it reached.
+    let known = photo_states(db, payload.id).await?;
     let photos: Vec<audit_photos::ActiveModel> = payload
         .photos
         .iter()
-        .map(|p| audit_photos::ActiveModel {
-            id: Set(p.id),
-            audit_id: Set(payload.id),
-            item_id: Set(p.item_id),
-            sha256: Set(p.sha256.to_ascii_lowercase()),
-            bytes: Set(i64::try_from(p.bytes).unwrap_or(i64::MAX)),
-            content_type: Set(p.content_type.clone()),
-            taken_at: Set(p.taken_at),
-            state: Set("pending_upload".to_owned()),
-            created_at: Set(received_at),
+        .map(|p| {
+            let sha256 = p.sha256.to_ascii_lowercase();
+            let state = known
+                .get(&(p.id, sha256.clone()))
+                .copied()
+                .unwrap_or(PhotoState::PendingUpload);
+            Ok(audit_photos::ActiveModel {
+                audit_id: Set(payload.id),
+                revision: Set(r.revision),
+                id: Set(p.id),
+                item_id: Set(p.item_id),
+                sha256: Set(sha256),
+                bytes: Set(i64::try_from(p.bytes).map_err(|_| {
+                    ApiError::internal(anyhow::anyhow!("photo size {} too large", p.bytes))
+                })?),
+                content_type: Set(p.content_type.clone()),
+                taken_at: Set(p.taken_at),
+                state: Set(state),
+                created_at: Set(r.received_at),
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     for chunk in photos.chunks(200) {
         audit_photos::Entity::insert_many(chunk.to_vec())
-            .on_conflict_do_nothing_on([audit_photos::Column::Id])
             .exec_without_returning(db)
             .await?;
     }
     Ok(())
 }
 
-pub fn kind_str(k: ItemKind) -> &'static str {
-    match k {
-        ItemKind::YesNo => "yes_no",
-        ItemKind::Scale => "scale",
-        ItemKind::Measure => "measure",
-        ItemKind::Choice => "choice",
-        ItemKind::Count => "count",
-    }
+/// The furthest state each (photo, file hash) of an audit has reached.
+async fn photo_states(
+    db: &impl ConnectionTrait,
+    audit: Uuid,
+) -> Result<HashMap<(Uuid, String), PhotoState>, ApiError> {
+    let rows: Vec<(Uuid, String, PhotoState)> = audit_photos::Entity::find()
+        .select_only()
+        .columns([
+            audit_photos::Column::Id,
+            audit_photos::Column::Sha256,
+            audit_photos::Column::State,
+        ])
+        .filter(audit_photos::Column::AuditId.eq(audit))
+        .order_by_asc(audit_photos::Column::Revision)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, sha, st)| ((id, sha), st))
+        .collect())
 }
 
 // ---- reading ----------------------------------------------------------------
@@ -534,30 +297,25 @@ pub struct Filter {
     pub quarter: Option<String>,
 }
 
+fn in_scope(scope: &Scope) -> sea_orm::Condition {
+    scope.by_store_or_auditor(audits::Column::StoreId, audits::Column::AuditorId)
+}
+
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     f: Filter,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<audits::Model>, ApiError> {
-    use sea_orm::sea_query::Query;
-    let mut q = audits::Entity::find().order_by_asc(audits::Column::Id);
-    match caller.role {
-        Role::Hq => {}
-        Role::RegionalManager => {
-            q = q.filter(
-                audits::Column::StoreId
-                    .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
-            )
-        }
-        Role::Auditor => q = q.filter(audits::Column::AuditorId.eq(caller.id)),
-    }
+    let mut q = audits::Entity::find()
+        .filter(in_scope(scope))
+        .order_by_asc(audits::Column::Id);
     if let Some(s) = f.status {
-        q = q.filter(audits::Column::Status.eq(s.as_str()));
+        q = q.filter(audits::Column::Status.eq(s));
     }
     if let Some(r) = f.region_id {
-        q = q.filter(audits::Column::StoreId.in_subquery(super::stores::ids_in_regions(vec![r])));
+        q = q.filter(audits::Column::StoreId.in_subquery(stores_in_regions(vec![r])));
     }
     if let Some(s) = f.store_id {
         q = q.filter(audits::Column::StoreId.eq(s));
@@ -585,23 +343,33 @@ pub async fn list(
 /// An audit the caller may see (404 otherwise).
 pub async fn visible(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     id: Uuid,
 ) -> Result<audits::Model, ApiError> {
-    let not_found = || ApiError::not_found("audit");
-    let a = audits::Entity::find_by_id(id)
+    audits::Entity::find_by_id(id)
+        .filter(in_scope(scope))
         .one(db)
         .await?
-        .ok_or_else(not_found)?;
-    let seen = match caller.role {
-        Role::Hq => true,
-        Role::Auditor => a.auditor_id == caller.id,
-        Role::RegionalManager => stores::Entity::find_by_id(a.store_id)
-            .one(db)
-            .await?
-            .is_some_and(|s| caller.region_ids.contains(&s.region_id)),
-    };
-    if seen { Ok(a) } else { Err(not_found()) }
+        .ok_or_else(|| ApiError::not_found("audit"))
+}
+
+/// Audits of an auditor by id.
+pub async fn of_auditor(
+    db: &impl ConnectionTrait,
+    auditor: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<Vec<audits::Model>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        out.extend(
+            audits::Entity::find()
+                .filter(audits::Column::Id.is_in(chunk.to_vec()))
+                .filter(audits::Column::AuditorId.eq(auditor))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 pub async fn revisions(
@@ -627,12 +395,15 @@ pub async fn answers(
         .await?)
 }
 
+/// The photo manifest of one revision.
 pub async fn photos(
     db: &impl ConnectionTrait,
     audit: Uuid,
+    revision: i32,
 ) -> Result<Vec<audit_photos::Model>, ApiError> {
     Ok(audit_photos::Entity::find()
         .filter(audit_photos::Column::AuditId.eq(audit))
+        .filter(audit_photos::Column::Revision.eq(revision))
         .order_by_asc(audit_photos::Column::Id)
         .all(db)
         .await?)

@@ -9,7 +9,6 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
-use storecheck_shared::Role;
 use storecheck_shared::catalog::{
     ChecklistContent, ChecklistVersion, Dimension, Factor, Standard, StandardInfo,
     VersionDimension, VersionSummary, resolve_for_publish,
@@ -17,7 +16,7 @@ use storecheck_shared::catalog::{
 use storecheck_shared::quarter::Quarter;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::Scope;
 use crate::entities::{assignments, checklist_versions, checklists, dimensions, standards};
 use crate::error::ApiError;
 
@@ -196,11 +195,48 @@ pub async fn create_checklist(
         id: Set(Uuid::now_v7()),
         name: Set(name),
         content: Set(serde_json::to_string(content).map_err(anyhow::Error::from)?),
+        origin: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await?)
+}
+
+/// The checklist made from a source such as the default catalog, made now
+/// unless it exists: the unique origin decides between concurrent imports.
+/// Whether it was made now, and its id.
+pub async fn checklist_from_origin(
+    db: &impl ConnectionTrait,
+    origin: &str,
+    name: String,
+    content: &ChecklistContent,
+) -> Result<(Uuid, bool), ApiError> {
+    let now = Utc::now();
+    let row = checklists::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        content: Set(serde_json::to_string(content).map_err(anyhow::Error::from)?),
+        origin: Set(Some(origin.to_owned())),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let r = checklists::Entity::insert(row)
+        .on_conflict_do_nothing_on([checklists::Column::Origin])
+        .exec_without_returning(db)
+        .await?;
+    let created = matches!(r, sea_orm::TryInsertResult::Inserted(n) if n > 0);
+    let id: Uuid = checklists::Entity::find()
+        .select_only()
+        .column(checklists::Column::Id)
+        .filter(checklists::Column::Origin.eq(origin))
+        .into_tuple()
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("checklist of origin {origin} vanished"))
+        })?;
+    Ok((id, created))
 }
 
 pub async fn replace_checklist(
@@ -402,17 +438,18 @@ pub async fn version(
 /// when they have an assignment on it.
 pub async fn version_visible(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     version: Uuid,
 ) -> Result<bool, ApiError> {
-    let q = assignments::Entity::find().filter(assignments::Column::ChecklistVersionId.eq(version));
-    let q = match caller.role {
-        Role::Hq => return Ok(true),
-        Role::Auditor => q.filter(assignments::Column::AuditorId.eq(caller.id)),
-        Role::RegionalManager => q.filter(
-            assignments::Column::StoreId
-                .in_subquery(super::stores::ids_in_regions(caller.region_ids.clone())),
-        ),
-    };
-    Ok(q.one(db).await?.is_some())
+    if *scope == Scope::All {
+        return Ok(true);
+    }
+    Ok(assignments::Entity::find()
+        .filter(assignments::Column::ChecklistVersionId.eq(version))
+        .filter(
+            scope.by_store_or_auditor(assignments::Column::StoreId, assignments::Column::AuditorId),
+        )
+        .one(db)
+        .await?
+        .is_some())
 }

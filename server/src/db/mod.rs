@@ -4,6 +4,7 @@ pub mod assignments;
 pub mod audits;
 pub mod catalog;
 pub mod regions;
+pub mod scope;
 pub mod sessions;
 pub mod stores;
 pub mod sync;

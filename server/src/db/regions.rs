@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::Scope;
 use crate::entities::regions;
 use crate::error::ApiError;
 
@@ -22,14 +22,13 @@ pub fn code_taken(code: &str) -> ApiError {
 /// Regions the caller may see, by id, after `cursor`.
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<regions::Model>, ApiError> {
-    let mut q = regions::Entity::find().order_by_asc(regions::Column::Id);
-    if !caller.is_hq() {
-        q = q.filter(regions::Column::Id.is_in(caller.region_ids.clone()));
-    }
+    let mut q = regions::Entity::find()
+        .filter(scope.by_region(regions::Column::Id))
+        .order_by_asc(regions::Column::Id);
     if let Some(after) = after {
         q = q.filter(regions::Column::Id.gt(after));
     }
@@ -39,13 +38,14 @@ pub async fn list(
 /// A region the caller may see (404 otherwise).
 pub async fn visible(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     id: Uuid,
 ) -> Result<regions::Model, ApiError> {
-    match regions::Entity::find_by_id(id).one(db).await? {
-        Some(r) if caller.covers_region(r.id) => Ok(r),
-        _ => Err(ApiError::not_found("region")),
-    }
+    regions::Entity::find_by_id(id)
+        .filter(scope.by_region(regions::Column::Id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("region"))
 }
 
 pub async fn create(

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use storecheck_shared::Role;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::Caller;
 use crate::entities::{refresh_tokens, sessions, user_regions, users};
 use crate::error::ApiError;
 
@@ -234,7 +234,7 @@ pub async fn authenticate(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     session_id: Uuid,
-) -> Result<AuthUser, ApiError> {
+) -> Result<Caller, ApiError> {
     let stmt = Query::select()
         .expr_as(Expr::col((users::Entity, users::Column::Email)), "email")
         .expr_as(Expr::col((users::Entity, users::Column::Role)), "role")
@@ -278,7 +278,7 @@ pub async fn authenticate(
     } else {
         region_ids(db, user_id).await?
     };
-    Ok(AuthUser {
+    Ok(Caller {
         id: user_id,
         email: row.try_get("", "email")?,
         role,

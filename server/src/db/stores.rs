@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::Scope;
 use crate::entities::stores;
 use crate::error::ApiError;
 
@@ -30,15 +30,6 @@ pub fn code_taken(code: &str) -> ApiError {
         format!("a store with code {code:?} already exists"),
     )
     .with_detail("code", "already in use")
-}
-
-/// `SELECT id FROM stores WHERE region_id IN (…)`: scoping by region.
-pub fn ids_in_regions(regions: Vec<Uuid>) -> sea_orm::sea_query::SelectStatement {
-    sea_orm::sea_query::Query::select()
-        .column(stores::Column::Id)
-        .from(stores::Entity)
-        .and_where(stores::Column::RegionId.is_in(regions))
-        .to_owned()
 }
 
 /// Stores by id (any number of ids), in no particular order.
@@ -78,15 +69,14 @@ pub fn contains_pattern(text: &str) -> LikeExpr {
 
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     filter: Filter,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<stores::Model>, ApiError> {
-    let mut q = stores::Entity::find().order_by_asc(stores::Column::Id);
-    if !caller.is_hq() {
-        q = q.filter(stores::Column::RegionId.is_in(caller.region_ids.clone()));
-    }
+    let mut q = stores::Entity::find()
+        .filter(scope.by_region(stores::Column::RegionId))
+        .order_by_asc(stores::Column::Id);
     if let Some(r) = filter.region_id {
         q = q.filter(stores::Column::RegionId.eq(r));
     }
@@ -107,13 +97,14 @@ pub async fn list(
 /// A store the caller may see (404 otherwise).
 pub async fn visible(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     id: Uuid,
 ) -> Result<stores::Model, ApiError> {
-    match stores::Entity::find_by_id(id).one(db).await? {
-        Some(s) if caller.covers_region(s.region_id) => Ok(s),
-        _ => Err(ApiError::not_found("store")),
-    }
+    stores::Entity::find_by_id(id)
+        .filter(scope.by_region(stores::Column::RegionId))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("store"))
 }
 
 fn active(f: StoreFields) -> stores::ActiveModel {

@@ -13,16 +13,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::entities::enums::{AssignmentStatus, ChangeEntity};
 use crate::entities::{assignments, sync_changes, sync_counter};
 use crate::error::ApiError;
-
-pub const ASSIGNMENT: &str = "assignment";
-pub const AUDIT: &str = "audit";
 
 /// Record that `entity`s changed for auditors, inside the caller's transaction.
 pub async fn record(
     db: &impl ConnectionTrait,
-    entries: &[(Uuid, &str, Uuid)],
+    entries: &[(Uuid, ChangeEntity, Uuid)],
 ) -> Result<(), ApiError> {
     if entries.is_empty() {
         return Ok(());
@@ -44,7 +42,7 @@ pub async fn record(
         .map(|(i, (auditor, entity, id))| sync_changes::ActiveModel {
             seq: Set(last - n + 1 + i64::try_from(i).unwrap_or(0)),
             auditor_id: Set(*auditor),
-            entity: Set((*entity).to_owned()),
+            entity: Set(*entity),
             entity_id: Set(*id),
             created_at: Set(now),
         });
@@ -80,34 +78,19 @@ pub async fn changes(
         .await?)
 }
 
-/// Whether an assignment was ever the auditor's (it may have moved since).
-pub async fn was_assigned(
-    db: &impl ConnectionTrait,
-    auditor: Uuid,
-    assignment: Uuid,
-) -> Result<bool, ApiError> {
-    Ok(sync_changes::Entity::find()
-        .filter(sync_changes::Column::AuditorId.eq(auditor))
-        .filter(sync_changes::Column::Entity.eq(ASSIGNMENT))
-        .filter(sync_changes::Column::EntityId.eq(assignment))
-        .one(db)
-        .await?
-        .is_some())
-}
-
 /// Tell the auditors with assignments at a store that the store changed.
 pub async fn store_changed(db: &impl ConnectionTrait, store: Uuid) -> Result<(), ApiError> {
     let rows: Vec<(Uuid, Uuid)> = assignments::Entity::find()
         .select_only()
         .columns([assignments::Column::AuditorId, assignments::Column::Id])
         .filter(assignments::Column::StoreId.eq(store))
-        .filter(assignments::Column::Status.eq("scheduled"))
+        .filter(assignments::Column::Status.eq(AssignmentStatus::Scheduled))
         .into_tuple()
         .all(db)
         .await?;
-    let entries: Vec<(Uuid, &str, Uuid)> = rows
+    let entries: Vec<(Uuid, ChangeEntity, Uuid)> = rows
         .into_iter()
-        .map(|(a, id)| (a, ASSIGNMENT, id))
+        .map(|(a, id)| (a, ChangeEntity::Assignment, id))
         .collect();
     record(db, &entries).await
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -12,7 +12,7 @@ use storecheck_shared::Role;
 use storecheck_shared::org::User;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use super::scope::{Scope, users_in_regions};
 use crate::entities::{user_regions, users};
 use crate::error::ApiError;
 
@@ -41,31 +41,18 @@ pub struct Filter {
     pub q: Option<String>,
 }
 
-fn users_in_regions(regions: Vec<Uuid>) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(user_regions::Column::UserId)
-        .from(user_regions::Entity)
-        .and_where(user_regions::Column::RegionId.is_in(regions))
-        .to_owned()
-}
-
 /// Users the caller may see: HQ all; a regional manager themself and the
 /// users who share one of their regions; an auditor only themself.
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &AuthUser,
+    scope: &Scope,
     filter: Filter,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<User>, ApiError> {
-    let mut q = users::Entity::find().order_by_asc(users::Column::Id);
-    if !caller.is_hq() {
-        q = q.filter(
-            users::Column::Id
-                .eq(caller.id)
-                .or(users::Column::Id.in_subquery(users_in_regions(caller.region_ids.clone()))),
-        );
-    }
+    let mut q = users::Entity::find()
+        .filter(scope.by_user(users::Column::Id))
+        .order_by_asc(users::Column::Id);
     if let Some(role) = filter.role {
         q = q.filter(users::Column::Role.eq(role.as_str()));
     }
@@ -117,30 +104,18 @@ pub async fn with_regions(
 }
 
 /// A user the caller may see (404 otherwise).
-pub async fn visible(
-    db: &impl ConnectionTrait,
-    caller: &AuthUser,
-    id: Uuid,
-) -> Result<User, ApiError> {
-    let Some(model) = users::Entity::find_by_id(id).one(db).await? else {
+pub async fn visible(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<User, ApiError> {
+    let Some(model) = users::Entity::find_by_id(id)
+        .filter(scope.by_user(users::Column::Id))
+        .one(db)
+        .await?
+    else {
         return Err(ApiError::not_found("user"));
     };
-    let user = with_regions(db, vec![model])
+    with_regions(db, vec![model])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::not_found("user"))?;
-    let seen = caller.is_hq()
-        || user.id == caller.id
-        || (caller.role == Role::RegionalManager
-            && user
-                .region_ids
-                .iter()
-                .any(|r| caller.region_ids.contains(r)));
-    if seen {
-        Ok(user)
-    } else {
-        Err(ApiError::not_found("user"))
-    }
+        .ok_or_else(|| ApiError::not_found("user"))
 }
 
 pub async fn create(

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use super::enums::AssignmentStatus;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "assignments")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub checklist_version_id: Uuid,
     pub window_start: Date,
     pub window_end: Date,
-    pub status: String,
+    pub status: AssignmentStatus,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use super::enums::ItemKind;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_answers")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub item_id: Uuid,
     pub item_code: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub na: bool,
     #[sea_orm(column_type = "Double", nullable)]
     pub value_number: Option<f64>,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use super::enums::AuditStatus;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "audits")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub auditor_id: Uuid,
     pub store_id: Uuid,
     pub checklist_version_id: Uuid,
-    pub status: String,
+    pub status: AuditStatus,
     pub revision: i32,
     pub total: i32,
     pub critical_failure: bool,

@@ -8,6 +8,8 @@ pub struct Model {
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub content: String,
+    /// `default` for the checklist the default catalog made; unique.
+    pub origin: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! Entities in the form sea-orm-cli generates from the migrated schema.
 
+pub mod assignment_holders;
 pub mod assignments;
 pub mod audit_answers;
 pub mod audit_conflicts;
@@ -9,7 +10,9 @@ pub mod audits;
 pub mod checklist_versions;
 pub mod checklists;
 pub mod dimensions;
+pub mod enums;
 pub mod login_throttle;
+pub mod photos;
 pub mod refresh_tokens;
 pub mod regions;
 pub mod server_secrets;

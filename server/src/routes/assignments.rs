@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use storecheck_shared::catalog::{Assignment, AssignmentPatch, AssignmentStatus, NewAssignment};
 use storecheck_shared::org::Page;
@@ -13,7 +14,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Scope};
 use crate::check::Check;
 use crate::db::{assignments, catalog, paging, stores, users};
 use crate::error::{ApiError, ApiResult};
@@ -64,28 +65,32 @@ async fn list_assignments(
         checklist_version_id: p.checklist_version_id,
         status: p.status,
     };
-    let rows = assignments::list(&state.db, &caller, f, after, limit).await?;
+    let rows = assignments::list(&state.db, &caller.scope(), f, after, limit).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |a| a.id);
-    let items = rows
-        .into_iter()
-        .map(assignments::to_wire)
-        .collect::<Result<_, _>>()?;
+    let items = rows.into_iter().map(assignments::to_wire).collect();
     Ok(Json(Page { items, next_cursor }))
 }
 
-/// The auditor must be an enabled auditor the caller can see.
+/// The auditor must be an enabled auditor the caller can see, working in
+/// the store's region (SPEC §6: an assignment only ever pairs an auditor
+/// with a store of the auditor's regions, whoever makes it).
 async fn check_auditor(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     caller: &AuthUser,
     check: &mut Check,
     id: Uuid,
+    store_region: Uuid,
 ) -> ApiResult<()> {
-    match users::visible(&state.db, caller, id).await {
+    match users::visible(db, &caller.scope(), id).await {
         Ok(u) if u.role != Role::Auditor => check.fail(
             "auditor_id",
             format!("the user is a {}, not an auditor", u.role),
         ),
         Ok(u) if u.disabled => check.fail("auditor_id", "the auditor is disabled"),
+        Ok(u) if !u.region_ids.contains(&store_region) => check.fail(
+            "auditor_id",
+            "the auditor does not work in the store's region; give them the region first",
+        ),
         Ok(_) => {}
         Err(e) if e.status == StatusCode::NOT_FOUND => check.fail("auditor_id", "no such auditor"),
         Err(e) => return Err(e),
@@ -122,11 +127,11 @@ fn check_window(
 }
 
 async fn version_quarter(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     check: &mut Check,
     id: Uuid,
 ) -> ApiResult<Option<Quarter>> {
-    match catalog::version(&state.db, id).await? {
+    match catalog::version(db, id).await? {
         None => {
             check.fail("checklist_version_id", "no such checklist version");
             Ok(None)
@@ -159,12 +164,19 @@ async fn create_assignment(
     if caller.role == Role::Auditor {
         return Err(ApiError::forbidden("auditors may not create assignments"));
     }
-    let store = stores::visible(&state.db, &caller, req.store_id)
+    let store = stores::visible(&state.db, &caller.scope(), req.store_id)
         .await
         .map_err(|e| e.with_detail("store_id", "no such store in your regions"))?;
     let mut check = Check::new();
-    check_auditor(&state, &caller, &mut check, req.auditor_id).await?;
-    if let Some(q) = version_quarter(&state, &mut check, req.checklist_version_id).await? {
+    check_auditor(
+        &state.db,
+        &caller,
+        &mut check,
+        req.auditor_id,
+        store.region_id,
+    )
+    .await?;
+    if let Some(q) = version_quarter(&state.db, &mut check, req.checklist_version_id).await? {
         check_window(&mut check, q, req.window_start, req.window_end);
     }
     check.finish()?;
@@ -182,7 +194,7 @@ async fn create_assignment(
     )
     .await?;
     txn.commit().await?;
-    Ok((StatusCode::CREATED, Json(assignments::to_wire(a)?)))
+    Ok((StatusCode::CREATED, Json(assignments::to_wire(a))))
 }
 
 /// One assignment.
@@ -199,8 +211,8 @@ async fn get_assignment(
     caller: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Assignment>> {
-    let (a, _) = assignments::visible(&state.db, &caller, id).await?;
-    Ok(Json(assignments::to_wire(a)?))
+    let a = assignments::visible(&state.db, &caller.scope(), id).await?;
+    Ok(Json(assignments::to_wire(a)))
 }
 
 /// Reassign (another auditor or window) or cancel (`status: cancelled`) an
@@ -223,21 +235,26 @@ async fn update_assignment(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<AssignmentPatch>,
 ) -> ApiResult<Json<Assignment>> {
-    let (a, _) = assignments::visible(&state.db, &caller, id).await?;
     if caller.role == Role::Auditor {
+        // Visible or not, the same answer an auditor gets for any id.
+        assignments::visible(&state.db, &caller.scope(), id).await?;
         return Err(ApiError::forbidden("auditors may not change assignments"));
     }
+    // Read and locked inside the transaction: of two changes at once, the
+    // second sees the first's auditor, so every auditor it leaves hears it.
+    let txn = crate::db::begin_write(&state.db).await?;
+    let a = assignments::visible_for_update(&txn, &caller.scope(), id).await?;
     let mut check = Check::new();
     if let Some(auditor) = req.auditor_id {
-        check_auditor(&state, &caller, &mut check, auditor).await?;
+        let store = stores::visible(&txn, &Scope::All, a.store_id).await?;
+        check_auditor(&txn, &caller, &mut check, auditor, store.region_id).await?;
     }
     let start = req.window_start.unwrap_or(a.window_start);
     let end = req.window_end.unwrap_or(a.window_end);
-    if let Some(q) = version_quarter(&state, &mut check, a.checklist_version_id).await? {
+    if let Some(q) = version_quarter(&txn, &mut check, a.checklist_version_id).await? {
         check_window(&mut check, q, start, end);
     }
     check.finish()?;
-    let txn = crate::db::begin_write(&state.db).await?;
     let a = assignments::update(
         &txn,
         a,
@@ -245,10 +262,10 @@ async fn update_assignment(
             auditor_id: req.auditor_id,
             window_start: start,
             window_end: end,
-            status: req.status,
+            status: req.status.map(Into::into),
         },
     )
     .await?;
     txn.commit().await?;
-    Ok(Json(assignments::to_wire(a)?))
+    Ok(Json(assignments::to_wire(a)))
 }

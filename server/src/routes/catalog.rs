@@ -583,7 +583,7 @@ async fn get_version(
     let Some(v) = db::version(&state.db, id).await? else {
         return Err(ApiError::not_found("checklist version"));
     };
-    if !db::version_visible(&state.db, &caller, v.id).await? {
+    if !db::version_visible(&state.db, &caller.scope(), v.id).await? {
         return Err(ApiError::not_found("checklist version"));
     }
     if matches_etag(&headers, &v.etag) {

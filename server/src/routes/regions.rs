@@ -52,7 +52,7 @@ async fn list_regions(
 ) -> ApiResult<Json<Page<Region>>> {
     let limit = paging::limit(p.limit)?;
     let after = paging::decode(p.cursor.as_deref())?;
-    let rows = regions::list(&state.db, &caller, after, limit).await?;
+    let rows = regions::list(&state.db, &caller.scope(), after, limit).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |r| r.id);
     Ok(Json(Page {
         items: rows.into_iter().map(regions::to_wire).collect(),
@@ -104,7 +104,7 @@ async fn get_region(
     caller: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Region>> {
-    let region = regions::visible(&state.db, &caller, id).await?;
+    let region = regions::visible(&state.db, &caller.scope(), id).await?;
     Ok(Json(regions::to_wire(region)))
 }
 
@@ -130,7 +130,7 @@ async fn update_region(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<RegionPatch>,
 ) -> ApiResult<Json<Region>> {
-    let region = regions::visible(&state.db, &caller, id).await?;
+    let region = regions::visible(&state.db, &caller.scope(), id).await?;
     caller.require_hq()?;
     let mut check = Check::new();
     let code = check.optional("code", req.code, |c| validate::region_code(&c));

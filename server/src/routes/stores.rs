@@ -65,7 +65,7 @@ async fn list_stores(
         region_id: p.region_id,
         q: p.q,
     };
-    let rows = stores::list(&state.db, &caller, filter, after, limit).await?;
+    let rows = stores::list(&state.db, &caller.scope(), filter, after, limit).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |s| s.id);
     Ok(Json(Page {
         items: rows.into_iter().map(stores::to_wire).collect(),
@@ -145,7 +145,7 @@ async fn get_store(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Store>> {
     Ok(Json(stores::to_wire(
-        stores::visible(&state.db, &caller, id).await?,
+        stores::visible(&state.db, &caller.scope(), id).await?,
     )))
 }
 
@@ -171,7 +171,7 @@ async fn update_store(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<StorePatch>,
 ) -> ApiResult<Json<Store>> {
-    let store = stores::visible(&state.db, &caller, id).await?;
+    let store = stores::visible(&state.db, &caller.scope(), id).await?;
     caller.require_hq()?;
     let merged = NewStore {
         code: req.code.unwrap_or_else(|| store.code.clone()),

@@ -68,7 +68,7 @@ async fn list_users(
         disabled: p.disabled,
         q: p.q,
     };
-    let rows = users::list(&state.db, &caller, filter, after, limit).await?;
+    let rows = users::list(&state.db, &caller.scope(), filter, after, limit).await?;
     let (items, next_cursor) = paging::page(rows, limit, |u| u.id);
     Ok(Json(Page { items, next_cursor }))
 }
@@ -135,7 +135,7 @@ async fn get_user(
     caller: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<User>> {
-    Ok(Json(users::visible(&state.db, &caller, id).await?))
+    Ok(Json(users::visible(&state.db, &caller.scope(), id).await?))
 }
 
 /// Change a user (HQ): e-mail, password, role, regions, disabled. Disabling
@@ -161,7 +161,7 @@ async fn update_user(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
-    let target = users::visible(&state.db, &caller, id).await?;
+    let target = users::visible(&state.db, &caller.scope(), id).await?;
     caller.require_hq()?;
     if target.id == caller.id
         && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Hq))
@@ -204,5 +204,5 @@ async fn update_user(
         sessions::revoke_all(&txn, id, "account_changed").await?;
     }
     txn.commit().await?;
-    Ok(Json(users::visible(&state.db, &caller, id).await?))
+    Ok(Json(users::visible(&state.db, &caller.scope(), id).await?))
 }

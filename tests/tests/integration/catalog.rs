@@ -478,7 +478,7 @@ async fn assignments_by_hq_and_managers_within_their_regions() {
         .create_user_directly("amy@test.example", Role::Auditor, vec![north])
         .await;
     let bob = app
-        .create_user_directly("bob@test.example", Role::Auditor, vec![north])
+        .create_user_directly("bob@test.example", Role::Auditor, vec![north, south])
         .await;
     let mgr = app
         .create_user_directly("mgr@test.example", Role::RegionalManager, vec![north])
@@ -552,8 +552,37 @@ async fn assignments_by_hq_and_managers_within_their_regions() {
         )),
         ["checklist_version_id"]
     );
+    // Whoever assigns, the auditor must work in the store's region (HQ too).
+    let (s, b) = app.assign(&hq, s1, amy, cat.version).await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed"
+        )),
+        ["auditor_id"]
+    );
     let (s, b) = app.assign(&hq, s1, bob, cat.version).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    let s1_assignment = id_of(&b);
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/assignments/{s1_assignment}"),
+            &hq,
+            json!({"auditor_id": amy}),
+        )
+        .await;
+    assert_eq!(
+        fields(&assert_error(
+            s,
+            &b,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed"
+        )),
+        ["auditor_id"],
+        "{b}"
+    );
 
     // Reassign and cancel; the auditor sees only their own.
     let (s, b) = app

@@ -1,0 +1,162 @@
+//! Audits as reviewers and their auditors read them.
+
+use sea_orm::ConnectionTrait;
+use serde::Deserialize;
+use storecheck_shared::sync::{
+    AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView, PhotoView,
+    RevisionView, ScoreBreakdown,
+};
+use uuid::Uuid;
+
+use super::corrupt;
+use crate::db;
+use crate::db::scope::Scope;
+use crate::entities::enums::ItemKind;
+use crate::entities::{audit_answers, audits};
+use crate::error::ApiError;
+
+pub fn summary(a: audits::Model) -> Result<AuditSummary, ApiError> {
+    let state = super::push::state_of(&a)?;
+    Ok(AuditSummary {
+        id: a.id,
+        assignment_id: a.assignment_id,
+        auditor_id: a.auditor_id,
+        store_id: a.store_id,
+        checklist_version_id: a.checklist_version_id,
+        status: state.status,
+        revision: state.revision,
+        total: state.total,
+        critical_failure: a.critical_failure,
+        flags: state.flags,
+        started_at: a.started_at,
+        finished_at: a.finished_at,
+        started_at_server: a.started_at_server,
+        finished_at_server: a.finished_at_server,
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    })
+}
+
+fn flags_of(text: &str, what: impl std::fmt::Display) -> Result<Vec<String>, ApiError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("{what} flags: {e}")))
+}
+
+fn answer_view(r: audit_answers::Model) -> AnswerView {
+    let value = if r.na {
+        None
+    } else {
+        match r.kind {
+            ItemKind::YesNo => r.value_number.map(|n| serde_json::Value::Bool(n > 0.5)),
+            ItemKind::Choice => r.value_text.clone().map(serde_json::Value::String),
+            // Whole numbers as stored (f64 holds them exactly).
+            ItemKind::Scale | ItemKind::Count => {
+                r.value_number.map(|n| serde_json::json!(n as i64))
+            }
+            ItemKind::Measure => r.value_number.map(|n| serde_json::json!(n)),
+        }
+    };
+    AnswerView {
+        item_id: r.item_id,
+        item_code: r.item_code,
+        kind: r.kind.into(),
+        na: r.na,
+        value,
+        failed: r.failed,
+        note: r.note,
+        answered_at: r.answered_at,
+    }
+}
+
+/// One audit in the caller's scope (404 otherwise), with everything a
+/// reviewer reads: scores by section and dimension, answers and photos of
+/// the revision in force, every revision, and the payloads kept aside.
+pub async fn detail(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<AuditDetail, ApiError> {
+    let a = db::audits::visible(db, scope, id).await?;
+    let revisions = db::audits::revisions(db, a.id).await?;
+    let current = revisions
+        .iter()
+        .find(|r| r.revision == a.revision)
+        .ok_or_else(|| corrupt(format!("audit {} lacks its revision {}", a.id, a.revision)))?;
+    #[derive(Deserialize)]
+    struct Breakdown {
+        sections: Vec<CodeScore>,
+        dimensions: Vec<CodeScore>,
+        failed_items: Vec<Uuid>,
+        checkin_distance_m: Option<f64>,
+    }
+    let b: Breakdown = serde_json::from_str(&current.breakdown)
+        .map_err(|e| corrupt(format!("audit {} breakdown: {e}", a.id)))?;
+    let score = ScoreBreakdown {
+        total: i64::from(current.total),
+        base: i64::from(current.base),
+        bonus: i64::from(current.bonus),
+        deductions: i64::from(current.deductions),
+        critical_failure: current.critical_failure,
+        sections: b.sections,
+        dimensions: b.dimensions,
+        failed_items: b.failed_items,
+        checkin_distance_m: b.checkin_distance_m,
+    };
+    let answers = db::audits::answers(db, a.id, a.revision)
+        .await?
+        .into_iter()
+        .map(answer_view)
+        .collect();
+    let photos = db::audits::photos(db, a.id, a.revision)
+        .await?
+        .into_iter()
+        .map(|p| PhotoView {
+            id: p.id,
+            item_id: p.item_id,
+            sha256: p.sha256,
+            bytes: u64::try_from(p.bytes).unwrap_or(0),
+            content_type: p.content_type,
+            taken_at: p.taken_at,
+            state: p.state.into(),
+        })
+        .collect();
+    let conflicts = db::audits::conflicts(db, a.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let payload: AuditPayload = serde_json::from_str(&c.payload)
+                .map_err(|e| corrupt(format!("conflict {}: {e}", c.id)))?;
+            Ok(ConflictView {
+                id: c.id,
+                revision: i64::from(c.revision),
+                reason: c.reason,
+                received_at: c.received_at,
+                payload,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let revisions = revisions
+        .into_iter()
+        .map(|r| {
+            Ok(RevisionView {
+                revision: i64::from(r.revision),
+                received_at: r.received_at,
+                device_clock: r.device_clock,
+                skew_ms: r.skew_ms,
+                total: i64::from(r.total),
+                critical_failure: r.critical_failure,
+                flags: flags_of(
+                    &r.flags,
+                    format_args!("revision {} of {}", r.revision, a.id),
+                )?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(AuditDetail {
+        audit: summary(a)?,
+        score,
+        answers,
+        photos,
+        revisions,
+        conflicts,
+    })
+}

@@ -34,6 +34,10 @@ pub struct Application {
 impl Application {
     /// Connect, migrate, load keys and bind. The port may be 0 (tests).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        // Settings are checked before anything is written.
+        if config.token_secret.as_ref().is_some_and(|s| s.0.len() < 32) {
+            anyhow::bail!("STORECHECK_TOKEN_SECRET must be at least 32 characters");
+        }
         let db = db::connect(&config.data).await?;
         db::migrate(&db).await?;
         if config.demo {
@@ -41,8 +45,7 @@ impl Application {
             tracing::info!(created = report.created, quarter = %report.quarter, "demo organisation ready");
         }
         let secret = match &config.token_secret {
-            Some(s) if s.0.len() >= 32 => s.0.as_bytes().to_vec(),
-            Some(_) => anyhow::bail!("STORECHECK_TOKEN_SECRET must be at least 32 characters"),
+            Some(s) => s.0.as_bytes().to_vec(),
             None => db::shared_secret(&db, "access_token_key").await?,
         };
         let listener = TcpListener::bind(config.bind)

@@ -237,7 +237,7 @@ fn answer_value(item: &VersionItem, a: &AnswerPayload) -> Result<Response, Strin
             .ok_or_else(|| "must be true or false".into()),
         ItemKind::Scale => {
             let max = item.max.unwrap_or(0);
-            match v.as_u64() {
+            match whole_number(v) {
                 Some(n) if n <= u64::from(max) => {
                     Ok(Response::Scale(u32::try_from(n).unwrap_or(0)))
                 }
@@ -256,11 +256,22 @@ fn answer_value(item: &VersionItem, a: &AnswerPayload) -> Result<Response, Strin
                 Err(format!("{code:?} is not an option of this item"))
             }
         }
-        ItemKind::Count => match v.as_u64() {
+        ItemKind::Count => match whole_number(v) {
             Some(n) if n <= 10_000 => Ok(Response::Count(u32::try_from(n).unwrap_or(0))),
             _ => Err("must be a whole number from 0 to 10000".into()),
         },
     }
+}
+
+/// A whole number ≥ 0 however the phone spelled it: `2`, `2.0` and `2e0`
+/// are all 2; `2.5` is none.
+fn whole_number(v: &serde_json::Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let x = v.as_f64()?;
+    // Exact below 2^53; anything larger is out of every range anyway.
+    (x.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&x)).then_some(x as u64)
 }
 
 /// Most revisions one audit may have.
@@ -466,6 +477,20 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_in_any_spelling() {
+        let n = |s: &str| whole_number(&serde_json::from_str(s).expect("json"));
+        assert_eq!(n("2"), Some(2));
+        assert_eq!(n("2.0"), Some(2));
+        assert_eq!(n("2e0"), Some(2));
+        assert_eq!(n("-0.0"), Some(0));
+        assert_eq!(n("2.5"), None);
+        assert_eq!(n("-1"), None);
+        assert_eq!(n("-1.0"), None);
+        assert_eq!(n("1e300"), None);
+        assert_eq!(n("\"2\""), None);
+    }
 
     #[test]
     fn distances() {

@@ -17,6 +17,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::state::AppState;
 
+/// A reply carrying secrets: `Cache-Control: no-store`, so that no cache
+/// on the way keeps tokens.
+pub struct NoStore<T>(pub T);
+
+impl<T: axum::response::IntoResponse> axum::response::IntoResponse for NoStore<T> {
+    fn into_response(self) -> axum::response::Response {
+        ([(axum::http::header::CACHE_CONTROL, "no-store")], self.0).into_response()
+    }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
@@ -100,7 +110,7 @@ async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let email = req.email.trim().to_lowercase();
     let account_key = throttle::account_key(&email);
     let address_key = throttle::address_key(&addr);
@@ -157,7 +167,7 @@ async fn login(
         session.session_id,
         session.refresh_token,
     )
-    .map(Json)
+    .map(|t| NoStore(Json(t)))
 }
 
 /// Trade a refresh token for a new access token and a new refresh token.
@@ -176,7 +186,7 @@ async fn login(
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let rotated = sessions::rotate(
         &state.db,
         req.refresh_token.trim(),
@@ -191,7 +201,7 @@ async fn refresh(
         rotated.session_id,
         rotated.refresh_token,
     )
-    .map(Json)
+    .map(|t| NoStore(Json(t)))
 }
 
 /// Sign out: ends the session of the access token (and of the refresh token

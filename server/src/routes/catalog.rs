@@ -547,7 +547,8 @@ fn version_response(status: StatusCode, v: crate::entities::checklist_versions::
     res
 }
 
-/// Whether `If-None-Match` names this entity tag (strong comparison).
+/// Whether `If-None-Match` names this entity tag. RFC 9110 §13.1.2: the
+/// weak comparison, so `W/"tag"` matches too.
 fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
@@ -555,7 +556,7 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|t| t == "*" || t.trim_matches('"') == etag && !t.starts_with("W/"))
+        .any(|t| t == "*" || t.trim_start_matches("W/").trim_matches('"') == etag)
 }
 
 /// A published checklist version: immutable, with a strong `ETag`
@@ -630,7 +631,9 @@ mod tests {
         );
         assert!(matches_etag(&h, "abc"));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("W/\"abc\""));
-        assert!(!matches_etag(&h, "abc"), "weak tags do not match strongly");
+        assert!(matches_etag(&h, "abc"), "If-None-Match compares weakly");
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("W/\"abd\""));
+        assert!(!matches_etag(&h, "abc"));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(matches_etag(&h, "abc"));
     }

@@ -321,3 +321,57 @@ async fn odd_sign_in_input_is_refused_cleanly() {
     let (s, b) = into_json(res).await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "invalid_token");
 }
+
+#[tokio::test]
+async fn nothing_may_follow_a_json_body() {
+    let app = TestApp::spawn().await;
+    app.hq().await;
+    let body = r#"{"email": "hq@test.example", "password": "correct horse battery"} xx"#;
+    let (s, b) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        "",
+        "application/json",
+        body,
+    )
+    .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_json");
+}
+
+#[tokio::test]
+async fn token_replies_are_never_cached() {
+    let app = TestApp::spawn().await;
+    let tokens = app.hq().await;
+    let res = app
+        .send(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": tokens.refresh})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn a_short_token_secret_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(tmp.path());
+    cfg.demo = true;
+    cfg.token_secret = Some(storecheck_server::config::Secret("too-short".into()));
+    let url = fresh_database_url().await;
+    cfg.data.database_url = url.clone().map(storecheck_server::config::Secret);
+    let err = match storecheck_server::Application::build(cfg).await {
+        Ok(_) => panic!("a short secret must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("at least 32 characters"), "{err}");
+    if url.is_none() {
+        assert!(
+            !tmp.path().join("storecheck.db").exists(),
+            "no database was made"
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod import;
+mod lifecycle;
 mod ops;
 mod organisation;
 mod permissions;

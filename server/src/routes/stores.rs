@@ -375,6 +375,23 @@ fn parse_csv(bytes: &[u8]) -> ApiResult<Vec<CsvRow>> {
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();
+    // A column named twice is ambiguous: which one holds the data?
+    let twice: Vec<ErrorDetail> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !h.is_empty() && header[..*i].contains(h))
+        .map(|(i, h)| {
+            ErrorDetail::at_line(1, h.clone(), format!("column {} names {h:?} again", i + 1))
+        })
+        .collect();
+    if !twice.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rows",
+            "the header line names a column twice",
+        )
+        .with_details(twice));
+    }
     let col = |name: &str| header.iter().position(|h| h == name);
     let mut missing: Vec<ErrorDetail> = IMPORT_COLUMNS
         .iter()

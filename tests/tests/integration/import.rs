@@ -117,6 +117,26 @@ async fn missing_columns_empty_files_and_wrong_types_are_refused() {
     .await;
     assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_rows");
 
+    // A column named twice: refused with the line and the column.
+    let (s, body) = import(
+        &app,
+        &hq,
+        "code,name,address,latitude,longitude,timezone,region_code,Name\n\
+         A,B,C,31.2,121.4,Asia/Shanghai,north,D\n",
+    )
+    .await;
+    let details = assert_error(s, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_rows");
+    assert_eq!(fields(&details), ["name"]);
+    assert_eq!(details[0]["line"], 1, "{body}");
+    assert!(
+        details[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("column 8"),
+        "{body}"
+    );
+    assert_eq!(app.count("/api/v1/stores", &hq).await, 0, "nothing stored");
+
     let res = app
         .client
         .post(app.url("/api/v1/stores/import"))

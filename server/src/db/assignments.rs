@@ -137,14 +137,17 @@ fn in_scope(scope: &Scope) -> sea_orm::Condition {
     scope.by_store_or_auditor(assignments::Column::StoreId, assignments::Column::AuditorId)
 }
 
+fn in_scope_by_id(scope: &Scope, id: Uuid) -> sea_orm::Select<assignments::Entity> {
+    assignments::Entity::find_by_id(id).filter(in_scope(scope))
+}
+
 /// An assignment the caller may see (404 otherwise).
 pub async fn visible(
     db: &impl ConnectionTrait,
     scope: &Scope,
     id: Uuid,
 ) -> Result<assignments::Model, ApiError> {
-    assignments::Entity::find_by_id(id)
-        .filter(in_scope(scope))
+    in_scope_by_id(scope, id)
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))
@@ -158,8 +161,7 @@ pub async fn visible_for_update(
     scope: &Scope,
     id: Uuid,
 ) -> Result<assignments::Model, ApiError> {
-    assignments::Entity::find_by_id(id)
-        .filter(in_scope(scope))
+    in_scope_by_id(scope, id)
         .lock_exclusive()
         .one(db)
         .await?

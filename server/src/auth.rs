@@ -214,6 +214,6 @@ impl FromRequestParts<AppState> for AuthUser {
                 ApiError::unauthenticated("invalid_token", "the access token is not valid")
             }
         })?;
-        crate::db::sessions::authenticate(&state.db, claims.sub, claims.sid).await
+        crate::db::sessions::authenticate(&state.db, &state.sessions, claims.sub, claims.sid).await
     }
 }

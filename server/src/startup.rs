@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKey;
 use crate::config::ServeConfig;
+use crate::db::session_cache::SessionCache;
 use crate::error::{ApiError, code_for_status};
 use crate::metrics::Metrics;
 use crate::state::{App, AppState};
@@ -51,11 +52,19 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
+        let sessions = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            let cache = Arc::new(SessionCache::off());
+            tokio::spawn(db::session_cache::follow(db.clone(), cache.clone()));
+            cache
+        } else {
+            Arc::new(SessionCache::live())
+        };
         let state = AppState(Arc::new(App {
             db,
             token_key: TokenKey::new(&secret),
             metrics: Metrics::default(),
             versions: Default::default(),
+            sessions,
             config,
         }));
         let router = router(state.clone());

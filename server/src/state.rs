@@ -18,6 +18,8 @@ pub struct App {
     pub token_key: TokenKey,
     pub metrics: Metrics,
     pub versions: crate::audits::VersionCache,
+    /// Signed-in callers, kept in step with every server (see `db::session_cache`).
+    pub sessions: Arc<crate::db::session_cache::SessionCache>,
 }
 
 impl App {

@@ -325,28 +325,34 @@ async fn push_one(
 
     let txn = db::begin_write(db).await?;
     let now = Utc::now();
-    let new_audit = audits::ActiveModel {
-        id: Set(payload.id),
-        assignment_id: Set(assignment.id),
-        auditor_id: Set(auditor),
-        store_id: Set(store.id),
-        checklist_version_id: Set(payload.checklist_version_id),
-        status: Set(AuditStatus::Submitted),
-        revision: Set(revision),
-        total: Set(total),
-        critical_failure: Set(scored.score.critical_failure),
-        flags: Set(flags_json.clone()),
-        started_at: Set(payload.started_at),
-        finished_at: Set(payload.finished_at),
-        started_at_server: Set(payload.started_at + skew),
-        finished_at_server: Set(payload.finished_at + skew),
-        created_at: Set(now),
-        updated_at: Set(now),
+    let new_audit = audits::Model {
+        id: payload.id,
+        assignment_id: assignment.id,
+        auditor_id: auditor,
+        store_id: store.id,
+        checklist_version_id: payload.checklist_version_id,
+        status: AuditStatus::Submitted,
+        revision,
+        total,
+        critical_failure: scored.score.critical_failure,
+        flags: flags_json.clone(),
+        started_at: payload.started_at,
+        finished_at: payload.finished_at,
+        started_at_server: payload.started_at + skew,
+        finished_at_server: payload.finished_at + skew,
+        created_at: now,
+        updated_at: now,
     };
     // The primary key decides who creates the audit: a racing twin waits
-    // here and then finds it made.
-    let created = db::audits::insert_if_absent(&txn, new_audit).await?;
-    let audit = db::audits::lock(&txn, payload.id).await?;
+    // here and then finds it made. The row just inserted is ours until
+    // commit; one made before is locked and read.
+    let insert = audits::ActiveModel::from(new_audit.clone()).reset_all();
+    let created = db::audits::insert_if_absent(&txn, insert).await?;
+    let audit = if created {
+        new_audit
+    } else {
+        db::audits::lock(&txn, payload.id).await?
+    };
     if !created && (audit.auditor_id != auditor || audit.assignment_id != payload.assignment_id) {
         txn.rollback().await?;
         return Ok(rejected(
@@ -372,6 +378,7 @@ async fn push_one(
         hash: &hash,
         device_clock,
         received_at,
+        first: created,
     };
     let existing = if created {
         None

@@ -150,6 +150,8 @@ pub struct NewRevision<'a> {
     pub hash: &'a str,
     pub device_clock: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// The audit's first stored revision (no earlier photo states to carry).
+    pub first: bool,
 }
 
 fn i32_of(v: i64) -> Result<i32, ApiError> {
@@ -229,7 +231,11 @@ pub async fn insert_revision(
             .await?;
     }
     // A file an earlier revision listed keeps the state it reached.
-    let known = photo_states(db, payload.id).await?;
+    let known = if r.first || payload.photos.is_empty() {
+        HashMap::new()
+    } else {
+        photo_states(db, payload.id).await?
+    };
     let photos: Vec<audit_photos::ActiveModel> = payload
         .photos
         .iter()

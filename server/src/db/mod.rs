@@ -5,6 +5,7 @@ pub mod audits;
 pub mod catalog;
 pub mod regions;
 pub mod scope;
+pub mod session_cache;
 pub mod sessions;
 pub mod stores;
 pub mod sync;

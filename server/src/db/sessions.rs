@@ -15,6 +15,7 @@ use storecheck_shared::Role;
 use uuid::Uuid;
 
 use super::scope::Caller;
+use super::session_cache::{Change, SessionCache, announce};
 use crate::entities::{refresh_tokens, sessions, user_regions, users};
 use crate::error::ApiError;
 
@@ -96,7 +97,7 @@ pub async fn revoke(
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    announce(db, Change::Session(session)).await
 }
 
 /// End every session of a user (disabled, password changed).
@@ -112,7 +113,7 @@ pub async fn revoke_all(
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    announce(db, Change::User(user)).await
 }
 
 pub struct Rotated {
@@ -131,6 +132,7 @@ enum Outcome {
 /// though the call fails.
 pub async fn rotate(
     db: &impl TransactionTrait,
+    cache: &SessionCache,
     raw: &str,
     refresh_ttl: u64,
 ) -> Result<Rotated, ApiError> {
@@ -138,6 +140,7 @@ pub async fn rotate(
         || ApiError::unauthenticated("invalid_refresh_token", "the refresh token is not valid");
     let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
+    let mut revoked = None;
     let outcome = 'out: {
         let Some(token) = refresh_token(&txn, raw).await? else {
             break 'out Outcome::Refused(invalid());
@@ -166,6 +169,7 @@ pub async fn rotate(
             == 1;
         if !claimed {
             revoke(&txn, session.id, "refresh_token_reused").await?;
+            revoked = Some(session.id);
             tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reused; session revoked");
             break 'out Outcome::Refused(ApiError::unauthenticated(
                 "refresh_token_reused",
@@ -183,6 +187,7 @@ pub async fn rotate(
         };
         if user.disabled {
             revoke(&txn, session.id, "user_disabled").await?;
+            revoked = Some(session.id);
             break 'out Outcome::Refused(account_disabled());
         }
         let refresh_token =
@@ -194,6 +199,9 @@ pub async fn rotate(
         })
     };
     txn.commit().await?;
+    if let Some(session) = revoked {
+        cache.forget_session(session);
+    }
     match outcome {
         Outcome::Rotated(r) => Ok(r),
         Outcome::Refused(e) => Err(e),
@@ -232,9 +240,25 @@ pub async fn session_of_refresh_token(
 /// a non-HQ user.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    cache: &SessionCache,
     user_id: Uuid,
     session_id: Uuid,
 ) -> Result<Caller, ApiError> {
+    if let Some(c) = cache.get(user_id, session_id) {
+        return Ok(c);
+    }
+    let seen = cache.epoch();
+    let (caller, expires_at) = load_caller(db, user_id, session_id).await?;
+    cache.put(seen, &caller, expires_at);
+    Ok(caller)
+}
+
+/// The caller of a live session, and when the session ends, from the database.
+async fn load_caller(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<(Caller, chrono::DateTime<Utc>), ApiError> {
     let stmt = Query::select()
         .expr_as(Expr::col((users::Entity, users::Column::Email)), "email")
         .expr_as(Expr::col((users::Entity, users::Column::Role)), "role")
@@ -258,11 +282,11 @@ pub async fn authenticate(
         .to_owned();
     let row = db.query_one(&stmt).await?;
     // Compared here rather than in SQL: SQLite keeps times as text.
-    let alive = match &row {
-        Some(r) => r.try_get::<chrono::DateTime<Utc>>("", "expires_at")? > Utc::now(),
-        None => false,
+    let expires_at = match &row {
+        Some(r) => Some(r.try_get::<chrono::DateTime<Utc>>("", "expires_at")?),
+        None => None,
     };
-    let Some(row) = row.filter(|_| alive) else {
+    let (Some(row), Some(expires_at)) = (row, expires_at.filter(|t| *t > Utc::now())) else {
         return Err(ApiError::unauthenticated(
             "session_revoked",
             "this session has ended; sign in again",
@@ -278,13 +302,14 @@ pub async fn authenticate(
     } else {
         region_ids(db, user_id).await?
     };
-    Ok(Caller {
+    let caller = Caller {
         id: user_id,
         email: row.try_get("", "email")?,
         role,
         region_ids,
         session_id,
-    })
+    };
+    Ok((caller, expires_at))
 }
 
 pub async fn region_ids(db: &impl ConnectionTrait, user: Uuid) -> Result<Vec<Uuid>, ApiError> {

@@ -189,6 +189,7 @@ async fn refresh(
 ) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let rotated = sessions::rotate(
         &state.db,
+        &state.sessions,
         req.refresh_token.trim(),
         state.config.refresh_token_ttl,
     )
@@ -221,11 +222,13 @@ async fn logout(
     OptionalJson(req): OptionalJson<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
     sessions::revoke(&state.db, caller.session_id, "logout").await?;
+    state.sessions.forget_session(caller.session_id);
     if let Some(raw) = req.refresh_token.as_deref()
         && let Some(session) = sessions::session_of_refresh_token(&state.db, raw.trim()).await?
         && session.user_id == caller.id
     {
         sessions::revoke(&state.db, session.id, "logout").await?;
+        state.sessions.forget_session(session.id);
     }
     Ok(StatusCode::NO_CONTENT)
 }

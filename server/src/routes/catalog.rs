@@ -527,17 +527,22 @@ async fn publish_checklist(
     let v = db::publish(&txn, &m, quarter, Some(caller.id)).await?;
     txn.commit().await?;
     tracing::info!(checklist = %m.id, version = v.version, quarter = %v.quarter, "checklist published");
-    Ok(version_response(StatusCode::CREATED, v))
+    Ok(version_response(StatusCode::CREATED, &v.body, &v.etag))
 }
 
-fn version_response(status: StatusCode, v: crate::entities::checklist_versions::Model) -> Response {
-    let mut res = (status, v.body).into_response();
+fn version_response(status: StatusCode, body: &str, etag: &str) -> Response {
+    let body = if status == StatusCode::NOT_MODIFIED {
+        axum::body::Body::empty()
+    } else {
+        axum::body::Body::from(body.to_owned())
+    };
+    let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", v.etag)) {
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         h.insert(header::ETAG, tag);
     }
     h.insert(
@@ -581,19 +586,18 @@ async fn get_version(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let Some(v) = db::version(&state.db, id).await? else {
+    let Some(v) = state.versions.published(&state.db, id).await? else {
         return Err(ApiError::not_found("checklist version"));
     };
     if !db::version_visible(&state.db, &caller.scope(), v.id).await? {
         return Err(ApiError::not_found("checklist version"));
     }
     if matches_etag(&headers, &v.etag) {
-        let mut res = version_response(StatusCode::NOT_MODIFIED, v);
-        *res.body_mut() = axum::body::Body::empty();
+        let mut res = version_response(StatusCode::NOT_MODIFIED, &v.body, &v.etag);
         res.headers_mut().remove(header::CONTENT_TYPE);
         return Ok(res);
     }
-    Ok(version_response(StatusCode::OK, v))
+    Ok(version_response(StatusCode::OK, &v.body, &v.etag))
 }
 
 /// Load the default catalog (SERVQUAL dimensions, the standards written

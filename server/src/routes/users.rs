@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, hash_password};
 use crate::check::{Check, checked};
+use crate::db::session_cache::{Change, announce};
 use crate::db::{paging, regions, sessions, users};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -202,7 +203,11 @@ async fn update_user(
     }
     if end_sessions {
         sessions::revoke_all(&txn, id, "account_changed").await?;
+    } else {
+        // Role, regions or email may have changed: servers reload the caller.
+        announce(&txn, Change::User(id)).await?;
     }
     txn.commit().await?;
+    state.sessions.forget_user(id);
     Ok(Json(users::visible(&state.db, &caller.scope(), id).await?))
 }

@@ -309,3 +309,118 @@ async fn racing_refreshes_with_one_token() {
         "{statuses:?}"
     );
 }
+
+/// Poll `check` until it holds or five seconds pass; whether it held.
+async fn within_seconds<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn new_regions_and_roles_apply_to_the_next_request() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await;
+    let north = app.create_region(&hq.access, "north").await;
+    let south = app.create_region(&hq.access, "south").await;
+    app.create_store(&hq.access, "S-N", north).await;
+    app.create_store(&hq.access, "S-S", south).await;
+    let id = app
+        .create_user_directly("mia@test.example", Role::RegionalManager, vec![north])
+        .await;
+    let mia = app.login("mia@test.example").await;
+    let codes = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s["code"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // Twice, so that the caller is surely remembered.
+    for _ in 0..2 {
+        let (s, body) = app.get("/api/v1/stores", &mia.access).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(codes(&body), ["S-N"]);
+    }
+    let (s, body) = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &hq.access,
+            json!({"region_ids": [south]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, body) = app.get("/api/v1/stores", &mia.access).await;
+    assert_eq!(codes(&body), ["S-S"], "the new regions apply at once");
+    let (s, body) = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &hq.access,
+            json!({"role": "hq"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, body) = app.get("/api/v1/stores", &mia.access).await;
+    assert_eq!(codes(&body).len(), 2, "the new role applies at once");
+}
+
+#[tokio::test]
+async fn logout_and_changes_on_one_server_reach_the_others() {
+    let a = TestApp::spawn().await;
+    let Some(b) = a.spawn_beside().await else {
+        eprintln!("servers share a database only on PostgreSQL; skipped on SQLite");
+        return;
+    };
+    let hq = a.hq().await;
+    let other = a.hq().await;
+    let region = a.create_region(&hq.access, "north").await;
+    let id = a
+        .create_user_directly("zoe@test.example", Role::Auditor, vec![region])
+        .await;
+    let zoe = a.login("zoe@test.example").await;
+    for _ in 0..2 {
+        assert_eq!(b.get("/api/v1/me", &hq.access).await.0, StatusCode::OK);
+        assert_eq!(b.get("/api/v1/me", &zoe.access).await.0, StatusCode::OK);
+    }
+
+    let res = a
+        .send(Method::POST, "/api/v1/auth/logout", Some(&hq.access), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        within_seconds(|| async {
+            b.get("/api/v1/me", &hq.access).await.0 == StatusCode::UNAUTHORIZED
+        })
+        .await,
+        "the other server still accepts a signed-out session"
+    );
+
+    let (s, _) = a
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &other.access,
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        within_seconds(|| async {
+            b.get("/api/v1/me", &zoe.access).await.0 == StatusCode::UNAUTHORIZED
+        })
+        .await,
+        "the other server still accepts a disabled user"
+    );
+    assert_eq!(b.get("/api/v1/me", &other.access).await.0, StatusCode::OK);
+}

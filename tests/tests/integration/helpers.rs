@@ -23,6 +23,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database, when the suite runs on PostgreSQL.
+    pub database_url: Option<String>,
     _tmp: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -59,10 +61,25 @@ impl TestApp {
 
     /// Spawn with settings changed by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let test_app = Self::start(fresh_database_url().await, tweak).await;
+        test_app
+            .create_user_directly(HQ_EMAIL, Role::Hq, vec![])
+            .await;
+        test_app
+    }
+
+    /// A second server on this one's PostgreSQL database (`None` on SQLite,
+    /// where one server process owns the database file).
+    pub async fn spawn_beside(&self) -> Option<TestApp> {
+        let url = self.database_url.clone()?;
+        Some(Self::start(Some(url), |_| {}).await)
+    }
+
+    async fn start(database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
         let tmp = tempfile::tempdir().expect("temp dir");
         let mut cfg = config(tmp.path());
-        if let Some(url) = fresh_database_url().await {
-            cfg.data.database_url = Some(storecheck_server::config::Secret(url));
+        if let Some(url) = &database_url {
+            cfg.data.database_url = Some(storecheck_server::config::Secret(url.clone()));
         }
         tweak(&mut cfg);
         let data_dir = cfg.data.data_dir.clone();
@@ -84,12 +101,10 @@ impl TestApp {
                 .expect("client"),
             state,
             data_dir,
+            database_url,
             _tmp: tmp,
             _stop: stop,
         };
-        test_app
-            .create_user_directly(HQ_EMAIL, Role::Hq, vec![])
-            .await;
         test_app
     }
 

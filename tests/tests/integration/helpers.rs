@@ -92,7 +92,7 @@ impl TestApp {
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        let test_app = TestApp {
+        TestApp {
             addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
@@ -104,8 +104,7 @@ impl TestApp {
             database_url,
             _tmp: tmp,
             _stop: stop,
-        };
-        test_app
+        }
     }
 
     /// Create a user straight in the database (as `storecheck create-user` does).

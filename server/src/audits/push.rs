@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -207,8 +207,15 @@ impl PushContext {
     }
 }
 
-/// Store every audit of a push (or recognise it), each in its own
-/// transaction, and answer for each in order.
+/// Store every audit of a push (or recognise it), and answer for each in
+/// order.
+///
+/// The audits that pass their checks are written in one transaction, in id
+/// order (so that two pushes sharing audits lock them in the same order),
+/// each behind a savepoint when it lists photos (the only write that can be
+/// refused once begun). Should that transaction fail, nothing of it is
+/// kept and each audit is written again in a transaction of its own, so
+/// one audit's trouble never costs the others.
 #[instrument(skip_all, fields(auditor = %auditor, audits = batch.audits.len()))]
 pub async fn push(
     db: &DatabaseConnection,
@@ -220,14 +227,47 @@ pub async fn push(
 ) -> Result<Vec<PushResult>, ApiError> {
     let ctx = PushContext::load(db, auditor, &batch).await?;
     let device_clock = batch.device_clock;
-    let mut results = Vec::with_capacity(batch.audits.len());
-    for audit in batch.audits {
-        let result = match audit {
+    let mut results: Vec<Option<PushResult>> = Vec::with_capacity(batch.audits.len());
+    let mut ready = Vec::new();
+    for (i, audit) in batch.audits.into_iter().enumerate() {
+        let checked = match audit {
             Ok(payload) => {
-                push_one(db, versions, settings, &ctx, auditor, device_clock, payload).await?
+                prepare(db, versions, settings, &ctx, auditor, device_clock, payload).await?
             }
-            Err(refused) => refused,
+            Err(refused) => Err(refused),
         };
+        match checked {
+            Ok(p) => {
+                ready.push((i, p));
+                results.push(None);
+            }
+            Err(refused) => results.push(Some(refused)),
+        }
+    }
+    ready.sort_by_key(|(_, p)| p.payload.id);
+    let written = match write_together(db, &ready).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "push transaction failed; writing each audit alone");
+            let mut w = Vec::with_capacity(ready.len());
+            for (_, p) in &ready {
+                let txn = db::begin_write(db).await?;
+                let (result, keep) = write(&txn, p).await?;
+                if keep {
+                    txn.commit().await?;
+                } else {
+                    txn.rollback().await?;
+                }
+                w.push(result);
+            }
+            w
+        }
+    };
+    for ((i, _), result) in ready.iter().zip(written) {
+        results[*i] = Some(result);
+    }
+    let results: Vec<PushResult> = results.into_iter().flatten().collect();
+    for result in &results {
         metrics.push_outcome(result.outcome);
         tracing::info!(
             audit = %result.id,
@@ -236,17 +276,142 @@ pub async fn push(
             errors = result.errors.len(),
             "audit pushed"
         );
-        results.push(result);
     }
     Ok(results)
+}
+
+/// Write the checked audits of a push in one transaction. New audits
+/// without photos, the bulk of any push, take one multi-row INSERT per
+/// table; the others are written one by one.
+async fn write_together(
+    db: &DatabaseConnection,
+    ready: &[(usize, Prepared)],
+) -> Result<Vec<PushResult>, ApiError> {
+    if ready.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db::begin_write(db).await?;
+    let now = Utc::now();
+    let bulk: Vec<&Prepared> = ready
+        .iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.payload.photos.is_empty())
+        .collect();
+    let created = db::audits::insert_new(
+        &txn,
+        bulk.iter()
+            .map(|p| audits::ActiveModel::from(audit_row(p, now)).reset_all())
+            .collect(),
+    )
+    .await?;
+    let revisions: Vec<NewRevision<'_>> = bulk
+        .iter()
+        .filter(|p| created.contains(&p.payload.id))
+        .map(|p| new_revision(p, true))
+        .collect();
+    db::audits::insert_revisions(&txn, &revisions).await?;
+    let mut out = Vec::with_capacity(ready.len());
+    for (_, p) in ready {
+        if p.payload.photos.is_empty() && created.contains(&p.payload.id) {
+            out.push(accepted(p, &audit_row(p, now))?);
+        } else if p.payload.photos.is_empty() {
+            let (result, keep) = write(&txn, p).await?;
+            if !keep {
+                return Err(corrupt(format!(
+                    "audit {} refused after writing",
+                    p.payload.id
+                )));
+            }
+            out.push(result);
+        } else {
+            let savepoint = txn.begin().await?;
+            let (result, keep) = write(&savepoint, p).await?;
+            if keep {
+                savepoint.commit().await?;
+            } else {
+                savepoint.rollback().await?;
+            }
+            out.push(result);
+        }
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// The audit row a checked audit makes when it is new.
+fn audit_row(p: &Prepared, now: DateTime<Utc>) -> audits::Model {
+    let skew = p.received_at - p.device_clock;
+    audits::Model {
+        id: p.payload.id,
+        assignment_id: p.assignment_id,
+        auditor_id: p.auditor,
+        store_id: p.store_id,
+        checklist_version_id: p.payload.checklist_version_id,
+        status: AuditStatus::Submitted,
+        revision: p.revision,
+        total: p.total,
+        critical_failure: p.scored.score.critical_failure,
+        flags: p.flags_json.clone(),
+        started_at: p.payload.started_at,
+        finished_at: p.payload.finished_at,
+        started_at_server: p.payload.started_at + skew,
+        finished_at_server: p.payload.finished_at + skew,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn new_revision(p: &Prepared, first: bool) -> NewRevision<'_> {
+    NewRevision {
+        payload: &p.payload,
+        revision: p.revision,
+        version: &p.version,
+        score: StoredScore {
+            score: &p.scored.score,
+            responses: &p.scored.responses,
+            flags: &p.flags_json,
+            distance_m: p.scored.distance_m,
+        },
+        text: &p.text,
+        hash: &p.hash,
+        device_clock: p.device_clock,
+        received_at: p.received_at,
+        first,
+    }
+}
+
+fn accepted(p: &Prepared, current: &audits::Model) -> Result<PushResult, ApiError> {
+    Ok(PushResult {
+        id: p.payload.id,
+        revision: p.payload.revision,
+        outcome: PushOutcome::Accepted,
+        errors: Vec::new(),
+        current: Some(state_of(current)?),
+    })
 }
 
 /// What a revision stores besides the payload.
 struct Scored {
     score: Score,
     responses: HashMap<Uuid, Response>,
-    flags: Vec<String>,
     distance_m: Option<f64>,
+}
+
+/// An audit that passed every check, ready to be written.
+struct Prepared {
+    payload: AuditPayload,
+    assignment_id: Uuid,
+    store_id: Uuid,
+    auditor: Uuid,
+    version: std::sync::Arc<ChecklistVersion>,
+    scored: Scored,
+    text: String,
+    hash: String,
+    revision: i32,
+    total: i32,
+    flags_json: String,
+    device_clock: DateTime<Utc>,
+    received_at: DateTime<Utc>,
 }
 
 /// Check and score an audit against its version, or say what is wrong.
@@ -287,8 +452,10 @@ async fn check_and_score(
     })
 }
 
+/// Everything about an audit that needs no transaction: ownership, its
+/// version, validation, scoring, flags.
 #[instrument(skip_all, fields(audit = %payload.id, revision = payload.revision))]
-async fn push_one(
+async fn prepare(
     db: &DatabaseConnection,
     versions: &VersionCache,
     settings: Settings,
@@ -296,111 +463,98 @@ async fn push_one(
     auditor: Uuid,
     device_clock: DateTime<Utc>,
     payload: AuditPayload,
-) -> Result<PushResult, ApiError> {
+) -> Result<Result<Prepared, PushResult>, ApiError> {
     let received_at = Utc::now();
     let Some(assignment) = ctx.assignment_of(auditor, payload.assignment_id) else {
-        return Ok(no_such_assignment(&payload));
+        return Ok(Err(no_such_assignment(&payload)));
     };
     let (version, score, responses) = match check_and_score(db, versions, &payload).await? {
         Ok(v) => v,
-        Err(errors) => return Ok(rejected(payload.id, payload.revision, errors)),
+        Err(errors) => return Ok(Err(rejected(payload.id, payload.revision, errors))),
     };
     let store = ctx
         .stores
         .get(&assignment.store_id)
         .ok_or_else(|| corrupt(format!("assignment {} has no store", assignment.id)))?;
     let (flags, distance_m) = flags_for(&payload, assignment, store, auditor, settings.geofence_m)?;
-    let scored = Scored {
-        score,
-        responses,
-        flags,
-        distance_m,
-    };
     let (text, hash) = payload_hash(&payload)?;
-    let skew = received_at - device_clock;
     // Both fit: check_audit bounds the revision, scoring the total.
     let revision = i32::try_from(payload.revision).map_err(corrupt)?;
-    let total = i32::try_from(scored.score.total).map_err(corrupt)?;
-    let flags_json = serde_json::to_string(&scored.flags).map_err(anyhow::Error::from)?;
-
-    let txn = db::begin_write(db).await?;
-    let now = Utc::now();
-    let new_audit = audits::Model {
-        id: payload.id,
+    let total = i32::try_from(score.total).map_err(corrupt)?;
+    let flags_json = serde_json::to_string(&flags).map_err(anyhow::Error::from)?;
+    Ok(Ok(Prepared {
         assignment_id: assignment.id,
-        auditor_id: auditor,
         store_id: store.id,
-        checklist_version_id: payload.checklist_version_id,
-        status: AuditStatus::Submitted,
+        auditor,
+        version,
+        scored: Scored {
+            score,
+            responses,
+            distance_m,
+        },
+        text,
+        hash,
         revision,
         total,
-        critical_failure: scored.score.critical_failure,
-        flags: flags_json.clone(),
-        started_at: payload.started_at,
-        finished_at: payload.finished_at,
-        started_at_server: payload.started_at + skew,
-        finished_at_server: payload.finished_at + skew,
-        created_at: now,
-        updated_at: now,
-    };
+        flags_json,
+        device_clock,
+        received_at,
+        payload,
+    }))
+}
+
+/// Write one checked audit inside `txn`: its answer, and whether what was
+/// written is to be kept (false: roll back to before it).
+async fn write(txn: &impl ConnectionTrait, p: &Prepared) -> Result<(PushResult, bool), ApiError> {
+    let payload = &p.payload;
+    let (revision, total) = (p.revision, p.total);
+    let skew = p.received_at - p.device_clock;
+    let now = Utc::now();
+    let new_audit = audit_row(p, now);
     // The primary key decides who creates the audit: a racing twin waits
     // here and then finds it made. The row just inserted is ours until
     // commit; one made before is locked and read.
     let insert = audits::ActiveModel::from(new_audit.clone()).reset_all();
-    let created = db::audits::insert_if_absent(&txn, insert).await?;
+    let created = db::audits::insert_if_absent(txn, insert).await?;
     let audit = if created {
         new_audit
     } else {
-        db::audits::lock(&txn, payload.id).await?
+        db::audits::lock(txn, payload.id).await?
     };
-    if !created && (audit.auditor_id != auditor || audit.assignment_id != payload.assignment_id) {
-        txn.rollback().await?;
-        return Ok(rejected(
+    if !created && (audit.auditor_id != p.auditor || audit.assignment_id != p.assignment_id) {
+        // Nothing was written.
+        let refused = rejected(
             payload.id,
             payload.revision,
             vec![ErrorDetail::new(
                 "id",
                 "this audit id is in use for another assignment; make a new id for this audit",
             )],
-        ));
+        );
+        return Ok((refused, true));
     }
-    let new_revision = NewRevision {
-        payload: &payload,
-        revision,
-        version: &version,
-        score: StoredScore {
-            score: &scored.score,
-            responses: &scored.responses,
-            flags: &flags_json,
-            distance_m: scored.distance_m,
-        },
-        text: &text,
-        hash: &hash,
-        device_clock,
-        received_at,
-        first: created,
-    };
+    let new_revision = new_revision(p, created);
     let existing = if created {
         None
     } else {
-        db::audits::revision_hash(&txn, audit.id, revision).await?
+        db::audits::revision_hash(txn, audit.id, revision).await?
     };
     let closed = matches!(audit.status, AuditStatus::Approved | AuditStatus::Rejected);
     let quarantine = |reason| {
         db::audits::quarantine(
-            &txn,
-            &payload,
+            txn,
+            payload,
             revision,
-            auditor,
+            p.auditor,
             reason,
-            &text,
-            received_at,
+            &p.text,
+            p.received_at,
         )
     };
     let outcome = match existing.as_deref() {
         _ if created => PushOutcome::Accepted,
-        Some(h) if h == hash && revision < audit.revision => PushOutcome::Superseded,
-        Some(h) if h == hash => PushOutcome::Duplicate,
+        Some(h) if h == p.hash && revision < audit.revision => PushOutcome::Superseded,
+        Some(h) if h == p.hash => PushOutcome::Duplicate,
         Some(_) => {
             quarantine("revision_reused").await?;
             PushOutcome::Conflict
@@ -416,11 +570,10 @@ async fn push_one(
     let stores_revision =
         existing.is_none() && matches!(outcome, PushOutcome::Accepted | PushOutcome::Superseded);
     if stores_revision {
-        if let Err(errors) = db::audits::claim_photos(&txn, &payload).await? {
-            txn.rollback().await?;
-            return Ok(rejected(payload.id, payload.revision, errors));
+        if let Err(errors) = db::audits::claim_photos(txn, payload).await? {
+            return Ok((rejected(payload.id, payload.revision, errors), false));
         }
-        db::audits::insert_revision(&txn, &new_revision).await?;
+        db::audits::insert_revision(txn, &new_revision).await?;
     }
     let current = if outcome == PushOutcome::Accepted && !created {
         let mut a: audits::ActiveModel = audit.into();
@@ -428,26 +581,28 @@ async fn push_one(
         a.revision = Set(revision);
         a.checklist_version_id = Set(payload.checklist_version_id);
         a.total = Set(total);
-        a.critical_failure = Set(scored.score.critical_failure);
-        a.flags = Set(flags_json);
+        a.critical_failure = Set(p.scored.score.critical_failure);
+        a.flags = Set(p.flags_json.clone());
         a.started_at = Set(payload.started_at);
         a.finished_at = Set(payload.finished_at);
         a.started_at_server = Set(payload.started_at + skew);
         a.finished_at_server = Set(payload.finished_at + skew);
         a.updated_at = Set(now);
-        a.update(&txn).await?
+        a.update(txn).await?
     } else {
         audit
     };
     let current = state_of(&current)?;
-    txn.commit().await?;
-    Ok(PushResult {
-        id: payload.id,
-        revision: payload.revision,
-        outcome,
-        errors: Vec::new(),
-        current: Some(current),
-    })
+    Ok((
+        PushResult {
+            id: payload.id,
+            revision: payload.revision,
+            outcome,
+            errors: Vec::new(),
+            current: Some(current),
+        },
+        true,
+    ))
 }
 
 /// The server's state of an audit, as push replies and pulls tell it.

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 use storecheck_shared::ErrorDetail;
 use storecheck_shared::catalog::ChecklistVersion;
@@ -33,6 +33,28 @@ pub async fn insert_if_absent(
         .exec_without_returning(db)
         .await?;
     Ok(matches!(r, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Insert the audits whose ids are not taken, in the order given, with one
+/// statement; the ids it inserted.
+pub async fn insert_new(
+    db: &impl ConnectionTrait,
+    rows: Vec<audits::ActiveModel>,
+) -> Result<std::collections::HashSet<Uuid>, ApiError> {
+    let mut created = std::collections::HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut q = audits::Entity::insert_many(chunk.to_vec()).into_query();
+        q.on_conflict(
+            OnConflict::column(audits::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_col(audits::Column::Id);
+        for row in db.query_all(&q).await? {
+            created.insert(row.try_get::<Uuid>("", "id")?);
+        }
+    }
+    Ok(created)
 }
 
 /// An audit, locked until the transaction ends.
@@ -158,10 +180,125 @@ fn i32_of(v: i64) -> Result<i32, ApiError> {
     i32::try_from(v).map_err(|_| ApiError::internal(anyhow::anyhow!("{v} does not fit a column")))
 }
 
+/// The rows one revision writes.
+struct RevisionRows {
+    revision: audit_revisions::ActiveModel,
+    answers: Vec<audit_answers::Model>,
+    photos: Vec<audit_photos::ActiveModel>,
+}
+
+/// Rows per multi-row INSERT: well inside the bind-parameter limits of both
+/// databases for the widest table written here.
+const ROWS_PER_INSERT: usize = 1500;
+
+/// Store one revision: its row, every answer, its photo manifest.
 pub async fn insert_revision(
     db: &impl ConnectionTrait,
     r: &NewRevision<'_>,
 ) -> Result<(), ApiError> {
+    insert_revisions(db, std::slice::from_ref(r)).await
+}
+
+/// Store several revisions with one multi-row INSERT per table.
+pub async fn insert_revisions(
+    db: &impl ConnectionTrait,
+    revisions: &[NewRevision<'_>],
+) -> Result<(), ApiError> {
+    let mut heads = Vec::with_capacity(revisions.len());
+    let mut answers = Vec::new();
+    let mut photos = Vec::new();
+    for r in revisions {
+        let rows = revision_rows(db, r).await?;
+        heads.push(rows.revision);
+        answers.extend(rows.answers);
+        photos.extend(rows.photos);
+    }
+    for chunk in heads.chunks(ROWS_PER_INSERT) {
+        audit_revisions::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    insert_answers(db, answers).await?;
+    for chunk in photos.chunks(ROWS_PER_INSERT) {
+        audit_photos::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Insert answer rows. On PostgreSQL they travel as one JSON parameter
+/// unpacked by `json_to_recordset`: a statement of constant size, where a
+/// multi-row VALUES list costs the server planning work for every value.
+async fn insert_answers(
+    db: &impl ConnectionTrait,
+    answers: Vec<audit_answers::Model>,
+) -> Result<(), ApiError> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        for chunk in answers.chunks(ROWS_PER_INSERT) {
+            audit_answers::Entity::insert_many(
+                chunk
+                    .iter()
+                    .map(|m| audit_answers::ActiveModel::from(m.clone()).reset_all()),
+            )
+            .exec_without_returning(db)
+            .await?;
+        }
+        return Ok(());
+    }
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        audit_id: Uuid,
+        revision: i32,
+        item_id: Uuid,
+        item_code: &'a str,
+        kind: String,
+        na: bool,
+        value_number: Option<f64>,
+        value_text: Option<&'a str>,
+        failed: bool,
+        note: Option<&'a str>,
+        answered_at: Option<DateTime<Utc>>,
+    }
+    let rows: Vec<Row<'_>> = answers
+        .iter()
+        .map(|m| Row {
+            audit_id: m.audit_id,
+            revision: m.revision,
+            item_id: m.item_id,
+            item_code: &m.item_code,
+            kind: sea_orm::ActiveEnum::to_value(&m.kind),
+            na: m.na,
+            value_number: m.value_number,
+            value_text: m.value_text.as_deref(),
+            failed: m.failed,
+            note: m.note.as_deref(),
+            answered_at: m.answered_at,
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(anyhow::Error::from)?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "INSERT INTO audit_answers (audit_id, revision, item_id, item_code, kind, na, \
+         value_number, value_text, failed, note, answered_at) \
+         SELECT audit_id, revision, item_id, item_code, kind, na, value_number, value_text, \
+         failed, note, answered_at FROM json_to_recordset($1::json) AS r(audit_id uuid, \
+         revision integer, item_id uuid, item_code text, kind text, na boolean, \
+         value_number double precision, value_text text, failed boolean, note text, \
+         answered_at timestamptz)",
+        [json.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn revision_rows(
+    db: &impl ConnectionTrait,
+    r: &NewRevision<'_>,
+) -> Result<RevisionRows, ApiError> {
     let payload = r.payload;
     let skew = r.received_at - r.device_clock;
     let s = r.score.score;
@@ -171,7 +308,7 @@ pub async fn insert_revision(
         "failed_items": s.failed_items,
         "checkin_distance_m": r.score.distance_m,
     });
-    audit_revisions::ActiveModel {
+    let revision = audit_revisions::ActiveModel {
         id: Set(Uuid::now_v7()),
         audit_id: Set(payload.id),
         revision: Set(r.revision),
@@ -190,9 +327,7 @@ pub async fn insert_revision(
         checkin_latitude: Set(payload.checkin.map(|c| c.latitude)),
         checkin_longitude: Set(payload.checkin.map(|c| c.longitude)),
         checkin_accuracy: Set(payload.checkin.and_then(|c| c.accuracy_m)),
-    }
-    .insert(db)
-    .await?;
+    };
     let answers_by_item: HashMap<Uuid, &AnswerPayload> =
         payload.answers.iter().map(|a| (a.item_id, a)).collect();
     let mut rows = Vec::new();
@@ -211,24 +346,19 @@ pub async fn insert_revision(
             Response::Measure(x) => (Some(*x), None),
             Response::Choice(c) => (None, Some(c.clone())),
         };
-        rows.push(audit_answers::ActiveModel {
-            audit_id: Set(payload.id),
-            revision: Set(r.revision),
-            item_id: Set(item.id),
-            item_code: Set(item.code.clone()),
-            kind: Set(item.kind.into()),
-            na: Set(resp == Response::NotApplicable),
-            value_number: Set(number),
-            value_text: Set(text),
-            failed: Set(s.failed_items.contains(&item.id)),
-            note: Set(a.and_then(|a| a.note.clone())),
-            answered_at: Set(a.and_then(|a| a.answered_at)),
+        rows.push(audit_answers::Model {
+            audit_id: payload.id,
+            revision: r.revision,
+            item_id: item.id,
+            item_code: item.code.clone(),
+            kind: item.kind.into(),
+            na: resp == Response::NotApplicable,
+            value_number: number,
+            value_text: text,
+            failed: s.failed_items.contains(&item.id),
+            note: a.and_then(|a| a.note.clone()),
+            answered_at: a.and_then(|a| a.answered_at),
         });
-    }
-    for chunk in rows.chunks(200) {
-        audit_answers::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
     }
     // A file an earlier revision listed keeps the state it reached.
     let known = if r.first || payload.photos.is_empty() {
@@ -261,12 +391,11 @@ pub async fn insert_revision(
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    for chunk in photos.chunks(200) {
-        audit_photos::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    Ok(RevisionRows {
+        revision,
+        answers: rows,
+        photos,
+    })
 }
 
 /// The furthest state each (photo, file hash) of an audit has reached.

@@ -41,6 +41,24 @@ async fn accepted_then_duplicate_then_new_revision() {
     assert_eq!(detail["score"]["total"], 10000);
     assert_eq!(detail["score"]["sections"][0]["code"], "arrival");
     assert_eq!(detail["answers"].as_array().map(Vec::len), Some(3));
+    // Every answer reads back as sent.
+    for (sent, stored) in audit["answers"]
+        .as_array()
+        .expect("sent")
+        .iter()
+        .zip(detail["answers"].as_array().expect("stored"))
+    {
+        assert_eq!(stored["item_id"], sent["item_id"], "{detail}");
+        assert_eq!(stored["value"], sent["value"], "{detail}");
+        assert_eq!(stored["note"], sent["note"], "{detail}");
+        assert_eq!(stored["na"], false, "{detail}");
+        let at = |v: &Value| {
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis())
+        };
+        assert_eq!(at(&stored["answered_at"]), at(&sent["answered_at"]), "{detail}");
+    }
     assert_eq!(detail["flags"], json!([]), "{detail}");
     assert!(
         detail["score"]["checkin_distance_m"]
@@ -756,4 +774,63 @@ async fn a_push_over_the_size_limit_is_refused_whole() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
     );
+}
+
+#[tokio::test]
+async fn pushes_sharing_audits_in_opposite_orders_each_store_them_once() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let mut ids = Vec::new();
+    for _round in 0..8 {
+        let mut batch: Vec<Value> = (0..4)
+            .map(|_| {
+                let id = Uuid::new_v4();
+                ids.push(id);
+                full_audit(id, 1, f.assignment, &f.version, f.store_at)
+            })
+            .collect();
+        let forward = json!({"device_clock": chrono::Utc::now(), "audits": batch.clone()});
+        batch.reverse();
+        let backward = json!({"device_clock": chrono::Utc::now(), "audits": batch});
+        let mut tasks = Vec::new();
+        for body in [forward, backward] {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/sync/push");
+            let token = f.auditor_token.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("sent");
+                let status = res.status();
+                let body: Value = res.json().await.expect("json");
+                assert_eq!(status, StatusCode::OK, "{body}");
+                body["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            let outcomes = t.await.expect("task");
+            assert!(
+                outcomes.iter().all(|o| o == "accepted" || o == "duplicate"),
+                "{outcomes:?}"
+            );
+            accepted += outcomes.iter().filter(|o| *o == "accepted").count();
+        }
+        assert_eq!(accepted, 4, "each audit accepted by exactly one push");
+    }
+    assert_eq!(app.count("/api/v1/audits", &f.hq).await, ids.len());
+    for id in ids {
+        let (s, detail) = app.get(&format!("/api/v1/audits/{id}"), &f.hq).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(detail["revisions"].as_array().map(Vec::len), Some(1));
+    }
 }

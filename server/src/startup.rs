@@ -86,8 +86,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "storecheck listening");
+        use axum::serve::ListenerExt;
         axum::serve(
-            self.listener,
+            crate::listener::ShapedListener(self.listener).tap_io(|_| {}),
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

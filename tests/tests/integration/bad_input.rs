@@ -375,3 +375,56 @@ async fn a_short_token_secret_is_refused_before_anything_is_written() {
         );
     }
 }
+
+/// Send raw request bytes over TCP; the status line's code, the headers
+/// and the body of the reply (read until the server closes).
+async fn raw_tcp(app: &TestApp, request: &[u8]) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    // The server may answer and close before taking all of a huge request.
+    let _ = conn.write_all(request).await;
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply).await;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a reply head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    (status, head.to_ascii_lowercase(), body)
+}
+
+#[tokio::test]
+async fn requests_the_http_parser_refuses_still_get_the_error_shape() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await;
+    // A request line over 64 KiB: refused before routing, with a JSON body.
+    let long = format!(
+        "GET /api/v1/stores?q={} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+        "a".repeat(70_000),
+        hq.access
+    );
+    let (status, head, body) = raw_tcp(&app, long.as_bytes()).await;
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let s = StatusCode::from_u16(status).expect("status");
+    assert_error(s, &body, StatusCode::URI_TOO_LONG, "uri_too_long");
+    // A head too large to buffer.
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nx-filler: {}\r\n\r\n",
+        "b".repeat(500_000)
+    );
+    let (status, _, body) = raw_tcp(&app, big.as_bytes()).await;
+    let s = StatusCode::from_u16(status).expect("status");
+    assert_error(
+        s,
+        &body,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    );
+    // The server goes on answering.
+    assert_eq!(app.get("/api/v1/me", &hq.access).await.0, StatusCode::OK);
+}

@@ -57,7 +57,11 @@ async fn accepted_then_duplicate_then_new_revision() {
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.timestamp_millis())
         };
-        assert_eq!(at(&stored["answered_at"]), at(&sent["answered_at"]), "{detail}");
+        assert_eq!(
+            at(&stored["answered_at"]),
+            at(&sent["answered_at"]),
+            "{detail}"
+        );
     }
     assert_eq!(detail["flags"], json!([]), "{detail}");
     assert!(

@@ -87,8 +87,14 @@ pub struct Dimension {
 #[serde(deny_unknown_fields)]
 pub struct NewDimension {
     /// 1–32 letters, digits, `-`, `_`; unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = r"^\s*[A-Za-z0-9_-]+\s*$")
+    )]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name_zh: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name_en: String,
     /// Order in reports (default: after the others).
     #[serde(default)]
@@ -99,7 +105,9 @@ pub struct NewDimension {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DimensionPatch {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name_zh: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name_en: Option<String>,
     pub position: Option<i32>,
 }
@@ -126,14 +134,22 @@ pub struct Standard {
 #[serde(deny_unknown_fields)]
 pub struct NewStandard {
     /// 1–64 letters, digits, `-`, `_`, `.`; unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9_.-]+\s*$")
+    )]
     pub code: String,
     pub dimension_id: Uuid,
     pub factor: Factor,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub text_zh: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub text_en: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub guidance_zh: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub guidance_en: String,
 }
 
@@ -143,9 +159,13 @@ pub struct NewStandard {
 pub struct StandardPatch {
     pub dimension_id: Option<Uuid>,
     pub factor: Option<Factor>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub text_zh: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub text_en: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub guidance_zh: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub guidance_en: Option<String>,
     pub retired: Option<bool>,
 }
@@ -239,6 +259,7 @@ pub struct ChecklistContent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewChecklist {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     #[serde(default)]
     pub sections: Vec<DraftSection>,
@@ -250,6 +271,7 @@ pub struct NewChecklist {
 pub struct ChecklistUpdate {
     /// Default: keep the name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
     pub sections: Vec<DraftSection>,
 }

@@ -30,7 +30,12 @@ pub struct Region {
 #[serde(deny_unknown_fields)]
 pub struct NewRegion {
     /// 1–32 letters, digits, `-` or `_`; unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = r"^\s*[A-Za-z0-9_-]+\s*$")
+    )]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
 }
 
@@ -38,7 +43,12 @@ pub struct NewRegion {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegionPatch {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = r"^\s*[A-Za-z0-9_-]+\s*$")
+    )]
     pub code: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
 }
 
@@ -63,8 +73,14 @@ pub struct Store {
 #[serde(deny_unknown_fields)]
 pub struct NewStore {
     /// 1–64 letters, digits, `-`, `_` or `.`; unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9_.-]+\s*$")
+    )]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub address: String,
     /// −90..=90
     pub latitude: f64,
@@ -79,8 +95,14 @@ pub struct NewStore {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StorePatch {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = r"^\s*[A-Za-z0-9_.-]+\s*$")
+    )]
     pub code: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -112,8 +134,10 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 254))]
     pub email: String,
     /// 8–1024 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub password: String,
     pub role: Role,
     #[serde(default)]
@@ -124,8 +148,10 @@ pub struct NewUser {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 254))]
     pub email: Option<String>,
     /// Setting a password ends all of the user's sessions.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub password: Option<String>,
     pub role: Option<Role>,
     /// Replaces the user's regions.

@@ -12,6 +12,16 @@ pub fn store_code(raw: &str) -> Result<String, String> {
     code(raw, 64, true)
 }
 
+/// A dimension code: 1–32 of letters, digits, `-`, `_`.
+pub fn dimension_code(raw: &str) -> Result<String, String> {
+    code(raw, 32, false)
+}
+
+/// A standard code: 1–64 of letters, digits, `-`, `_`, `.`.
+pub fn standard_code(raw: &str) -> Result<String, String> {
+    code(raw, 64, true)
+}
+
 fn code(raw: &str, max: usize, dot: bool) -> Result<String, String> {
     let s = raw.trim();
     if s.is_empty() {
@@ -45,6 +55,15 @@ pub fn text(raw: &str, max: usize) -> Result<String, String> {
         return Err("must not contain control characters".into());
     }
     Ok(s.to_owned())
+}
+
+/// Optional guidance text: empty, or text of at most `max` characters.
+pub fn optional_text(raw: &str, max: usize) -> Result<String, String> {
+    if raw.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        text(raw, max)
+    }
 }
 
 /// An e-mail address, lower-cased. Deliberately loose: one `@`, something on
@@ -117,6 +136,13 @@ mod tests {
         assert_eq!(store_code("SH.001").as_deref(), Ok("SH.001"));
         assert!(store_code(&"x".repeat(65)).is_err());
         assert!(store_code(&"x".repeat(64)).is_ok());
+        assert_eq!(dimension_code(" SQ-1 ").as_deref(), Ok("SQ-1"));
+        assert!(dimension_code("a.b").is_err());
+        assert!(dimension_code(&"x".repeat(33)).is_err());
+        assert_eq!(standard_code("SH.001").as_deref(), Ok("SH.001"));
+        assert!(standard_code(&"x".repeat(65)).is_err());
+        assert_eq!(optional_text("  ", 3).as_deref(), Ok(""));
+        assert!(optional_text("abcd", 3).is_err());
     }
 
     #[test]

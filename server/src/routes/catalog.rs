@@ -84,7 +84,7 @@ async fn create_dimension(
 ) -> ApiResult<(StatusCode, Json<Dimension>)> {
     caller.require_hq()?;
     let mut check = Check::new();
-    let code = check.field("code", validate::region_code(&req.code));
+    let code = check.field("code", validate::dimension_code(&req.code));
     let zh = check.field("name_zh", validate::text(&req.name_zh, 200));
     let en = check.field("name_en", validate::text(&req.name_en, 200));
     check.finish()?;
@@ -234,11 +234,17 @@ async fn create_standard(
 ) -> ApiResult<(StatusCode, Json<Standard>)> {
     caller.require_hq()?;
     let mut check = Check::new();
-    let code = check.field("code", validate::store_code(&req.code));
+    let code = check.field("code", validate::standard_code(&req.code));
     let tzh = check.field("text_zh", validate::text(&req.text_zh, 1000));
     let ten = check.field("text_en", validate::text(&req.text_en, 1000));
-    let guide_zh = check.field("guidance_zh", optional_text(&req.guidance_zh));
-    let guide_en = check.field("guidance_en", optional_text(&req.guidance_en));
+    let guide_zh = check.field(
+        "guidance_zh",
+        validate::optional_text(&req.guidance_zh, 4000),
+    );
+    let guide_en = check.field(
+        "guidance_en",
+        validate::optional_text(&req.guidance_en, 4000),
+    );
     check_dimension(&state, &mut check, req.dimension_id).await?;
     check.finish()?;
     let code = checked(code)?;
@@ -258,14 +264,6 @@ async fn create_standard(
     };
     let s = db::insert_standard(&state.db, m, &code).await?;
     Ok((StatusCode::CREATED, Json(db::standard_to_wire(s)?)))
-}
-
-fn optional_text(v: &str) -> Result<String, String> {
-    if v.trim().is_empty() {
-        Ok(String::new())
-    } else {
-        validate::text(v, 4000)
-    }
 }
 
 /// One standard.
@@ -312,8 +310,12 @@ async fn update_standard(
     let mut check = Check::new();
     let tzh = check.optional("text_zh", req.text_zh, |v| validate::text(&v, 1000));
     let ten = check.optional("text_en", req.text_en, |v| validate::text(&v, 1000));
-    let guide_zh = check.optional("guidance_zh", req.guidance_zh, |v| optional_text(&v));
-    let guide_en = check.optional("guidance_en", req.guidance_en, |v| optional_text(&v));
+    let guide_zh = check.optional("guidance_zh", req.guidance_zh, |v| {
+        validate::optional_text(&v, 4000)
+    });
+    let guide_en = check.optional("guidance_en", req.guidance_en, |v| {
+        validate::optional_text(&v, 4000)
+    });
     if let Some(d) = req.dimension_id {
         check_dimension(&state, &mut check, d).await?;
     }

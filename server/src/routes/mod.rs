@@ -73,7 +73,69 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI description the server serves at `/openapi.yaml`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut doc = api().into_openapi();
+    add_common_refusals(&mut doc);
+    doc
+}
+
+/// The refusals every operation of a kind answers, written once here
+/// instead of in each handler's list: a path id that is not a UUID (400),
+/// and for JSON bodies an unreadable one (400), a wrong content type (415)
+/// and one over the size limit (413).
+fn add_common_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                            "ErrorBody",
+                        ))))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let has_path_id = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
+            let json_body = op.request_body.as_ref().is_some_and(
+                |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
+            );
+            let responses = &mut op.responses.responses;
+            if has_path_id {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| error("An id in the path is not a UUID"));
+            }
+            if json_body {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| error("The body is not readable JSON of the right shape"));
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| error("The body is larger than the server accepts"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| error("The body is not sent as application/json"));
+            }
+        }
+    }
 }
 
 /// `openapi()` as YAML: exactly the checked-in `openapi.yaml`.

@@ -428,3 +428,89 @@ async fn requests_the_http_parser_refuses_still_get_the_error_shape() {
     // The server goes on answering.
     assert_eq!(app.get("/api/v1/me", &hq.access).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_documented_path_id_and_json_body_refusal_is_real() {
+    let app = TestApp::spawn().await;
+    let hq = app.hq().await;
+    let region = app.create_region(&hq.access, "north").await;
+    app.create_user_directly(
+        "aud@test.example",
+        storecheck_shared::Role::Auditor,
+        vec![region],
+    )
+    .await;
+    let auditor = app.login("aud@test.example").await;
+    let doc = serde_json::to_value(storecheck_server::routes::openapi()).expect("openapi");
+    let mut checked = (0, 0);
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let Ok(m) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let responses = &op["responses"];
+            let path_ids = path.contains('{');
+            if path_ids {
+                assert!(responses.get("400").is_some(), "{method} {path} lacks 400");
+                let bad = path
+                    .split('/')
+                    .map(|seg| {
+                        if seg.starts_with('{') {
+                            "not-a-uuid"
+                        } else {
+                            seg
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let json_body = op["requestBody"]["content"]
+                    .get("application/json")
+                    .is_some();
+                let body = json_body.then(|| json!({}));
+                let res = app
+                    .send(m.clone(), &bad, Some(&hq.access), body.as_ref())
+                    .await;
+                let (s, body) = into_json(res).await;
+                assert_error(s, &body, StatusCode::BAD_REQUEST, "invalid_path");
+                checked.0 += 1;
+            }
+            if op["requestBody"]["content"]
+                .get("application/json")
+                .is_some()
+            {
+                for status in ["400", "413", "415"] {
+                    assert!(
+                        responses.get(status).is_some(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+                let good = path
+                    .split('/')
+                    .map(|seg| {
+                        if seg.starts_with('{') {
+                            Uuid::new_v4().to_string()
+                        } else {
+                            seg.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                // Each as a caller who may make the call.
+                let token = if path.starts_with("/api/v1/sync") {
+                    &auditor.access
+                } else {
+                    &hq.access
+                };
+                let (s, body) = raw(&app, m.clone(), &good, token, "text/plain", "{}").await;
+                assert_error(
+                    s,
+                    &body,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                );
+                checked.1 += 1;
+            }
+        }
+    }
+    assert!(checked.0 >= 10 && checked.1 >= 10, "{checked:?}");
+}

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod metrics;
+pub mod org;
 pub mod routes;
 pub mod startup;
 pub mod state;

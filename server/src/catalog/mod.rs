@@ -1,17 +1,26 @@
-//! The default catalog, written from the domain brief: the SERVQUAL
+//! The standards catalog's rules, written against a database connection and
+//! plain values, never the HTTP layer: dimensions, standards, checklist
+//! drafts and their publication, published versions (one module each).
+//!
+//! Here, the default catalog, written from the domain brief: the SERVQUAL
 //! dimensions, bilingual standards for every moment of a store visit, and a
 //! checklist draft that uses them all. Any deployment can load it.
+
+pub mod checklists;
+pub mod dimensions;
+pub mod standards;
+pub mod versions;
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 use storecheck_shared::catalog::{ChecklistContent, DraftSection, Factor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::entities::{dimensions, standards};
+use crate::entities;
 use crate::error::ApiError;
 
 const DEFAULT_CATALOG: &str = include_str!("default_catalog.json");
@@ -71,10 +80,10 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
     let now = Utc::now();
     // The unique codes decide what is new, so two imports at once add each
     // entry once and neither fails.
-    let known = dimensions::Entity::find().all(db).await?.len();
+    let known = entities::dimensions::Entity::find().all(db).await?.len();
     let mut dimensions_created = 0;
     for (i, d) in catalog.dimensions.iter().enumerate() {
-        let row = dimensions::ActiveModel {
+        let row = entities::dimensions::ActiveModel {
             id: Set(Uuid::now_v7()),
             code: Set(d.code.clone()),
             name_zh: Set(d.name_zh.clone()),
@@ -83,13 +92,13 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
             created_at: Set(now),
         };
         dimensions_created += inserted(
-            dimensions::Entity::insert(row)
-                .on_conflict_do_nothing_on([dimensions::Column::Code])
+            entities::dimensions::Entity::insert(row)
+                .on_conflict_do_nothing_on([entities::dimensions::Column::Code])
                 .exec_without_returning(db)
                 .await?,
         );
     }
-    let dims: HashMap<String, Uuid> = dimensions::Entity::find()
+    let dims: HashMap<String, Uuid> = entities::dimensions::Entity::find()
         .all(db)
         .await?
         .into_iter()
@@ -104,7 +113,7 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
                 s.dimension
             ))
         })?;
-        let row = standards::ActiveModel {
+        let row = entities::standards::ActiveModel {
             id: Set(Uuid::now_v7()),
             code: Set(s.code.clone()),
             dimension_id: Set(dimension_id),
@@ -118,8 +127,8 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
             updated_at: Set(now),
         };
         standards_created += inserted(
-            standards::Entity::insert(row)
-                .on_conflict_do_nothing_on([standards::Column::Code])
+            entities::standards::Entity::insert(row)
+                .on_conflict_do_nothing_on([entities::standards::Column::Code])
                 .exec_without_returning(db)
                 .await?,
         );
@@ -140,6 +149,14 @@ pub async fn import_default(db: &impl ConnectionTrait) -> Result<ImportReport, A
         checklist_id,
         checklist_created,
     })
+}
+
+/// [`import_default`] in a write transaction of its own.
+pub async fn import_default_committed(db: &DatabaseConnection) -> Result<ImportReport, ApiError> {
+    let txn = crate::db::begin_write(db).await?;
+    let report = import_default(&txn).await?;
+    txn.commit().await?;
+    Ok(report)
 }
 
 /// 1 when an insert that skips conflicts added its row, else 0.

@@ -180,6 +180,20 @@ pub async fn checklist(db: &impl ConnectionTrait, id: Uuid) -> Result<checklists
         .ok_or_else(|| ApiError::not_found("checklist"))
 }
 
+/// A page of checklists in id order, after the cursor: one more row than
+/// `limit`, for [`paging::page`](super::paging::page).
+pub async fn list_checklists(
+    db: &impl ConnectionTrait,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<checklists::Model>, ApiError> {
+    let mut q = checklists::Entity::find().order_by_asc(checklists::Column::Id);
+    if let Some(a) = after {
+        q = q.filter(checklists::Column::Id.gt(a));
+    }
+    Ok(q.limit(limit + 1).all(db).await?)
+}
+
 pub fn content_of(m: &checklists::Model) -> Result<ChecklistContent, ApiError> {
     serde_json::from_str(&m.content)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("checklist {} content: {e}", m.id)))

@@ -30,10 +30,14 @@ const PUSH_BATCH: usize = 25;
 /// Rows per multi-row INSERT, as the server writes them.
 const ROWS_PER_INSERT: usize = 1500;
 const PULL_ROUNDS: usize = 10;
+/// Requests per client in the paced pull runs.
+const PACED_ROUNDS: usize = 40;
 const PASSWORD: &str = "bench-password";
 
 struct Server {
     base: String,
+    /// The database it serves from.
+    url: String,
     state: storecheck_server::state::AppState,
     _stop: tokio::sync::oneshot::Sender<()>,
     _tmp: tempfile::TempDir,
@@ -67,7 +71,8 @@ async fn server(name: &str) -> Server {
         "127.0.0.1:0".parse().expect("addr"),
         tmp.path().join("data"),
     );
-    cfg.data.database_url = Some(Secret(fresh_url(tmp.path(), name).await));
+    let url = fresh_url(tmp.path(), name).await;
+    cfg.data.database_url = Some(Secret(url.clone()));
     cfg.data.db_max_connections = 32;
     cfg.max_push_bytes = 64 * 1024 * 1024;
     let app = Application::build(cfg).await.expect("build");
@@ -79,6 +84,7 @@ async fn server(name: &str) -> Server {
     }));
     Server {
         base,
+        url,
         state,
         _stop: stop,
         _tmp: tmp,
@@ -462,24 +468,25 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
     start.elapsed()
 }
 
-async fn push_bench(backend: &str) {
-    let s = server(&format!("push_{backend}")).await;
-    let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
-    let payloads: Vec<AuditPayload> = (0..AUDITS)
-        .map(|n| audit(assignments[n % PHONES], &version, n))
-        .collect();
-    let tmp = tempfile::tempdir().expect("tmp");
+/// Push `payloads` from one reference phone per email, each phone talking
+/// to the server at `bases[phone % bases.len()]`; how long it took.
+async fn push_through(
+    bases: &[String],
+    emails: &[String],
+    payloads: &[AuditPayload],
+    tmp: &std::path::Path,
+) -> Duration {
     let mut phones = Vec::new();
     for (n, email) in emails.iter().enumerate() {
         let phone = PhoneClient::open(
-            &tmp.path().join(format!("phone{n}.db")),
-            &s.base,
+            &tmp.join(format!("phone{n}-{}.db", Uuid::new_v4().simple())),
+            &bases[n % bases.len()],
             email,
             PASSWORD,
         )
         .await
         .expect("phone");
-        for p in payloads.iter().skip(n).step_by(PHONES) {
+        for p in payloads.iter().skip(n).step_by(emails.len()) {
             phone.queue(p).await.expect("queue");
         }
         phone.sign_in().await.expect("sign in");
@@ -494,8 +501,121 @@ async fn push_bench(backend: &str) {
     for t in tasks {
         accepted += t.await.expect("task").accepted;
     }
-    let pushed = start.elapsed();
-    assert_eq!(accepted, AUDITS, "every audit accepted");
+    let took = start.elapsed();
+    assert_eq!(accepted, payloads.len(), "every audit accepted");
+    took
+}
+
+/// A `storecheck serve` process of the release build, on `url`.
+struct Process {
+    base: String,
+    child: std::process::Child,
+    _tmp: tempfile::TempDir,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The release server binary beside this benchmark, if it was built.
+fn server_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("storecheck");
+    bin.is_file().then_some(bin)
+}
+
+async fn process(bin: &std::path::Path, url: &str) -> Process {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let child = std::process::Command::new(bin)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["--database-url", url, "--db-max-connections", "16"])
+        .args(["--log-format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server process did not get ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Process {
+        base,
+        child,
+        _tmp: tmp,
+    }
+}
+
+/// The same push workload against one server process and against two
+/// sharing one PostgreSQL: how the stateless servers scale out.
+async fn scale_bench() {
+    let Some(bin) = server_binary() else {
+        println!("scale-out: skipped; build the server first (cargo build --release -p server)");
+        return;
+    };
+    let s = server("scale").await;
+    let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
+    let one = process(&bin, &s.url).await;
+    let two = process(&bin, &s.url).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..4 {
+        let payloads: Vec<AuditPayload> = (0..AUDITS)
+            .map(|n| audit(assignments[n % PHONES], &version, n + round * AUDITS))
+            .collect();
+        let servers = round % 2 + 1;
+        let bases: Vec<String> = [&one, &two][..servers]
+            .iter()
+            .map(|p| p.base.clone())
+            .collect();
+        let took = push_through(&bases, &emails, &payloads, tmp.path()).await;
+        rates[servers - 1].push(AUDITS as f64 / took.as_secs_f64());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (r1, r2) = (mean(&rates[0]), mean(&rates[1]));
+    println!(
+        "scale-out [postgresql] push {AUDITS} audits x {ITEMS} answers, {PHONES} phones, batches of {PUSH_BATCH}: \
+         one server process {r1:.0} audits/s, two processes on one database {r2:.0} audits/s; two / one {:.2} \
+         (runs: one {:?}, two {:?})",
+        r2 / r1,
+        rates[0].iter().map(|r| r.round()).collect::<Vec<_>>(),
+        rates[1].iter().map(|r| r.round()).collect::<Vec<_>>(),
+    );
+}
+
+async fn push_bench(backend: &str) {
+    let s = server(&format!("push_{backend}")).await;
+    let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
+    let payloads: Vec<AuditPayload> = (0..AUDITS)
+        .map(|n| audit(assignments[n % PHONES], &version, n))
+        .collect();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pushed = push_through(
+        std::slice::from_ref(&s.base),
+        &emails,
+        &payloads,
+        tmp.path(),
+    )
+    .await;
     let ceiling = ceiling(&format!("ceiling_{backend}"), &payloads, &version).await;
     let rate = |d: Duration| AUDITS as f64 / d.as_secs_f64();
     println!(
@@ -532,23 +652,37 @@ async fn load(
     kind: &'static str,
     version: &str,
     etag: &str,
+    pace: Option<(Duration, usize)>,
 ) -> (f64, Duration, Duration) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(PULL_CLIENTS)
         .build()
         .expect("client");
     let start = Instant::now();
+    let clients = tokens.len();
     let tasks: Vec<_> = tokens
         .iter()
         .cloned()
-        .map(|token| {
+        .enumerate()
+        .map(|(n, token)| {
             let client = client.clone();
             let (base, version, etag) = (base.to_owned(), version.to_owned(), etag.to_owned());
             tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(PULL_ROUNDS);
+                let rounds = pace.map_or(PULL_ROUNDS, |(_, r)| r);
+                let mut lat = Vec::with_capacity(rounds);
                 let mut cursor: Option<String> = None;
-                for _ in 0..PULL_ROUNDS {
-                    let t = Instant::now();
+                for round in 0..rounds {
+                    // Paced: each request has its time, and its latency counts
+                    // from then, so a slow server cannot hide queueing.
+                    let t = match pace {
+                        Some((every, _)) => {
+                            let at =
+                                start + every.mul_f64(round as f64 + n as f64 / clients as f64);
+                            tokio::time::sleep_until(at.into()).await;
+                            at
+                        }
+                        None => Instant::now(),
+                    };
                     let req = match kind {
                         "first pull" => client
                             .get(format!("{base}/api/v1/sync/pull"))
@@ -618,15 +752,31 @@ async fn pull_bench(backend: &str) {
             .expect("json");
         tokens.push(v["access_token"].as_str().expect("token").to_owned());
     }
-    let (floor_rps, _, _) = load(&s.base, &tokens, "healthz", &vid, &etag).await;
+    let (floor_rps, _, _) = load(&s.base, &tokens, "healthz", &vid, &etag, None).await;
     println!(
         "pull under load [{backend}] {PULL_CLIENTS} concurrent clients x {PULL_ROUNDS} requests; floor (GET /healthz, no database): {floor_rps:.0} req/s"
     );
     for kind in ["first pull", "cursor pull", "version 304"] {
-        let (rps, p50, p99) = load(&s.base, &tokens, kind, &vid, &etag).await;
+        let (rps, p50, p99) = load(&s.base, &tokens, kind, &vid, &etag, None).await;
         println!(
             "  {kind:<12} {rps:>7.0} req/s (ratio to floor {:.2}), p50 {:.1} ms, p99 {:.1} ms",
             rps / floor_rps,
+            p50.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0
+        );
+    }
+    // The same clients, each sending at a steady pace that adds up to 0.3
+    // of the floor: the latency phones see at that rate.
+    let offered = 0.3 * floor_rps;
+    let every = Duration::from_secs_f64(PULL_CLIENTS as f64 / offered);
+    println!(
+        "  paced: {PULL_CLIENTS} clients together offering {offered:.0} req/s (0.3 of the floor), {PACED_ROUNDS} requests each"
+    );
+    for kind in ["first pull", "cursor pull", "version 304"] {
+        let pace = Some((every, PACED_ROUNDS));
+        let (rps, p50, p99) = load(&s.base, &tokens, kind, &vid, &etag, pace).await;
+        println!(
+            "  {kind:<12} {rps:>7.0} req/s served, p50 {:.1} ms, p99 {:.1} ms (target p99 <= 20 ms)",
             p50.as_secs_f64() * 1000.0,
             p99.as_secs_f64() * 1000.0
         );
@@ -659,6 +809,9 @@ fn main() {
         }
         if wanted("pull") {
             pull_bench(backend).await;
+        }
+        if wanted("scale") && backend == "postgresql" {
+            scale_bench().await;
         }
     });
 }

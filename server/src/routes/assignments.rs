@@ -38,6 +38,7 @@ pub struct AssignmentParams {
     pub status: Option<AssignmentStatus>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

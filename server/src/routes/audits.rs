@@ -36,6 +36,7 @@ pub struct AuditParams {
     pub quarter: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

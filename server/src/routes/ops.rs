@@ -68,7 +68,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// This API's OpenAPI description.
 #[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 in YAML", body = String, content_type = "application/yaml")))]
+    responses((status = 200, description = "OpenAPI 3.1 in YAML", body = serde_json::Value, content_type = "application/yaml")))]
 async fn openapi_yaml() -> Result<impl IntoResponse, ApiError> {
     let yaml = super::openapi_yaml()?;
     Ok((

@@ -37,6 +37,7 @@ pub struct StoreParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

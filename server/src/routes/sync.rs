@@ -32,6 +32,7 @@ pub struct PullParams {
     /// The `cursor` of the last pull; none for the first pull (everything).
     pub cursor: Option<String>,
     /// Most changes per page, 1–1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
 }
 

@@ -35,6 +35,7 @@ pub struct StandardParams {
     pub q: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

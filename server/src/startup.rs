@@ -64,6 +64,7 @@ impl Application {
             token_key: TokenKey::new(&secret),
             metrics: Metrics::default(),
             versions: Default::default(),
+            pulls: Default::default(),
             sessions,
             config,
         }));

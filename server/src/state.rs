@@ -18,6 +18,8 @@ pub struct App {
     pub token_key: TokenKey,
     pub metrics: Metrics,
     pub versions: crate::audits::VersionCache,
+    /// Recent pull answers (see `audits::pull::PullCache`).
+    pub pulls: crate::audits::pull::PullCache,
     /// Signed-in callers, kept in step with every server (see `db::session_cache`).
     pub sessions: Arc<crate::db::session_cache::SessionCache>,
 }

@@ -506,6 +506,72 @@ async fn push_through(
     took
 }
 
+/// Push `payloads` as `emails.len()` phones would, in batches of
+/// `PUSH_BATCH`, each phone talking to `bases[phone % bases.len()]`, with
+/// the request bodies made beforehand: the time is the server's, not the
+/// client's. Every audit must come back accepted.
+async fn push_plain(bases: &[String], emails: &[String], payloads: &[AuditPayload]) -> Duration {
+    let client = reqwest::Client::new();
+    let mut phones = Vec::new();
+    for (n, email) in emails.iter().enumerate() {
+        let base = bases[n % bases.len()].clone();
+        let v: Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = v["access_token"].as_str().expect("token").to_owned();
+        let mine: Vec<&AuditPayload> = payloads.iter().skip(n).step_by(emails.len()).collect();
+        let bodies: Vec<Vec<u8>> = mine
+            .chunks(PUSH_BATCH)
+            .map(|b| {
+                serde_json::to_vec(&json!({"device_clock": Utc::now(), "audits": b})).expect("body")
+            })
+            .collect();
+        phones.push((base, token, bodies));
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = phones
+        .into_iter()
+        .map(|(base, token, bodies)| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut accepted = 0;
+                for body in bodies {
+                    let res = client
+                        .post(format!("{base}/api/v1/sync/push"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("push");
+                    assert!(res.status().is_success(), "{}", res.status());
+                    let v: Value = res.json().await.expect("json");
+                    accepted += v["results"]
+                        .as_array()
+                        .expect("results")
+                        .iter()
+                        .filter(|r| r["outcome"] == "accepted")
+                        .count();
+                }
+                accepted
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.expect("task");
+    }
+    let took = start.elapsed();
+    assert_eq!(accepted, payloads.len(), "every audit accepted");
+    took
+}
+
 /// A `storecheck serve` process of the release build, on `url`.
 struct Process {
     base: String,
@@ -576,7 +642,6 @@ async fn scale_bench() {
     let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
     let one = process(&bin, &s.url).await;
     let two = process(&bin, &s.url).await;
-    let tmp = tempfile::tempdir().expect("tmp");
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for round in 0..4 {
         let payloads: Vec<AuditPayload> = (0..AUDITS)
@@ -587,7 +652,7 @@ async fn scale_bench() {
             .iter()
             .map(|p| p.base.clone())
             .collect();
-        let took = push_through(&bases, &emails, &payloads, tmp.path()).await;
+        let took = push_plain(&bases, &emails, &payloads).await;
         rates[servers - 1].push(AUDITS as f64 / took.as_secs_f64());
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -608,23 +673,32 @@ async fn push_bench(backend: &str) {
     let payloads: Vec<AuditPayload> = (0..AUDITS)
         .map(|n| audit(assignments[n % PHONES], &version, n))
         .collect();
+    let pushed = push_plain(std::slice::from_ref(&s.base), &emails, &payloads).await;
+    // The same workload again through the reference phone clients (each
+    // with its local database and retry queue), fresh audits.
+    let through_phones: Vec<AuditPayload> = (0..AUDITS)
+        .map(|n| audit(assignments[n % PHONES], &version, n + AUDITS))
+        .collect();
     let tmp = tempfile::tempdir().expect("tmp");
-    let pushed = push_through(
+    let phoned = push_through(
         std::slice::from_ref(&s.base),
         &emails,
-        &payloads,
+        &through_phones,
         tmp.path(),
     )
     .await;
     let ceiling = ceiling(&format!("ceiling_{backend}"), &payloads, &version).await;
     let rate = |d: Duration| AUDITS as f64 / d.as_secs_f64();
     println!(
-        "push ingest [{backend}] {AUDITS} audits x {ITEMS} answers, {PHONES} phones: {:.0} audits/s, {:.0} answers/s; \
-         ceiling (the same rows, one multi-row INSERT per table and batch of {PUSH_BATCH}, one transaction per batch): {:.0} audits/s; ratio {:.2} (target >= 0.80)",
+        "push ingest [{backend}] {AUDITS} audits x {ITEMS} answers, {PHONES} concurrent pushers, batches of {PUSH_BATCH}: \
+         {:.0} audits/s ({:.0} answers/s); ceiling (the same rows, one multi-row INSERT per table and batch, \
+         one transaction per batch, same concurrency): {:.0} audits/s; ratio {:.2} (target >= 0.80); \
+         through the reference phone clients: {:.0} audits/s",
         rate(pushed),
         rate(pushed) * ITEMS as f64,
         rate(ceiling),
         ceiling.as_secs_f64() / pushed.as_secs_f64(),
+        rate(phoned),
     );
 }
 
@@ -658,19 +732,37 @@ async fn load(
         .pool_max_idle_per_host(PULL_CLIENTS)
         .build()
         .expect("client");
+    // A cursor pull resumes from a cursor: each client gets its own first.
+    let mut cursors = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        cursors.push(if kind == "cursor pull" {
+            let v: Value = client
+                .get(format!("{base}/api/v1/sync/pull"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("first pull")
+                .json()
+                .await
+                .expect("json");
+            v["cursor"].as_str().map(str::to_owned)
+        } else {
+            None
+        });
+    }
     let start = Instant::now();
     let clients = tokens.len();
     let tasks: Vec<_> = tokens
         .iter()
         .cloned()
+        .zip(cursors)
         .enumerate()
-        .map(|(n, token)| {
+        .map(|(n, (token, mut cursor))| {
             let client = client.clone();
             let (base, version, etag) = (base.to_owned(), version.to_owned(), etag.to_owned());
             tokio::spawn(async move {
                 let rounds = pace.map_or(PULL_ROUNDS, |(_, r)| r);
                 let mut lat = Vec::with_capacity(rounds);
-                let mut cursor: Option<String> = None;
                 for round in 0..rounds {
                     // Paced: each request has its time, and its latency counts
                     // from then, so a slow server cannot hide queueing.

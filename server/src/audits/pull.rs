@@ -5,7 +5,8 @@
 //! the log (numbered in commit order, see `db::sync`), and while the first
 //! pull is still paging, also the last assignment handed over.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -56,6 +57,48 @@ impl Cursor {
     }
 }
 
+/// Recent pull answers, each with the log position it was made at. The
+/// answer to a pull depends only on the auditor, the cursor, the page size
+/// and the data, and every change to what a pull shows moves the log
+/// counter (see `db::sync`): while the counter stands where it stood, the
+/// same pull gets the same answer, from any server.
+#[derive(Default)]
+pub struct PullCache(std::sync::Mutex<HashMap<PullKey, (i64, Arc<PullResponse>)>>);
+
+type PullKey = (Uuid, Option<String>, u64);
+
+/// Answers kept at most; the cache starts over when full.
+const PULL_CACHE_ENTRIES: usize = 4096;
+/// Larger answers are not kept.
+const PULL_CACHE_MAX_ASSIGNMENTS: usize = 100;
+
+impl PullCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PullKey, (i64, Arc<PullResponse>)>> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn get(&self, key: &PullKey, at: i64) -> Option<Arc<PullResponse>> {
+        self.lock()
+            .get(key)
+            .filter(|(made_at, _)| *made_at == at)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn put(&self, key: PullKey, at: i64, response: Arc<PullResponse>) {
+        if response.assignments.len() > PULL_CACHE_MAX_ASSIGNMENTS {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= PULL_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (at, response));
+    }
+}
+
 fn resync(message: &str) -> ApiError {
     ApiError::conflict(
         "resync_required",
@@ -69,12 +112,29 @@ fn resync(message: &str) -> ApiError {
 #[instrument(skip_all, fields(auditor = %auditor, first = cursor.is_none()))]
 pub async fn pull(
     db: &DatabaseConnection,
+    cache: &PullCache,
     auditor: Uuid,
     cursor: Option<&str>,
     limit: u64,
-) -> Result<PullResponse, ApiError> {
+) -> Result<Arc<PullResponse>, ApiError> {
     // Everything numbered up to here is committed (see db::sync).
     let upto = db::sync::current(db).await?;
+    let key = (auditor, cursor.map(str::to_owned), limit);
+    if let Some(hit) = cache.get(&key, upto) {
+        return Ok(hit);
+    }
+    let response = Arc::new(compute(db, auditor, cursor, upto, limit).await?);
+    cache.put(key, upto, response.clone());
+    Ok(response)
+}
+
+async fn compute(
+    db: &DatabaseConnection,
+    auditor: Uuid,
+    cursor: Option<&str>,
+    upto: i64,
+    limit: u64,
+) -> Result<PullResponse, ApiError> {
     let cursor = match cursor {
         None => None,
         Some(c) => match Cursor::decode(c) {

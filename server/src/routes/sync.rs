@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use storecheck_shared::sync::{PullResponse, PushRequest, PushResponse};
 use storecheck_shared::{ErrorBody, Role};
@@ -58,7 +59,7 @@ async fn pull(
     State(state): State<AppState>,
     caller: AuthUser,
     ApiQuery(p): ApiQuery<PullParams>,
-) -> ApiResult<Json<PullResponse>> {
+) -> ApiResult<axum::response::Response> {
     if caller.role != Role::Auditor {
         return Err(ApiError::forbidden("only auditors sync"));
     }
@@ -73,9 +74,15 @@ async fn pull(
             .with_detail("limit", format!("must be from 1 to {MAX_PULL_LIMIT}")));
         }
     };
-    Ok(Json(
-        audits::pull::pull(&state.db, caller.id, p.cursor.as_deref(), limit).await?,
-    ))
+    let answer = audits::pull::pull(
+        &state.db,
+        &state.pulls,
+        caller.id,
+        p.cursor.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(Json(&*answer).into_response())
 }
 
 /// Push a batch of audits made offline. Each audit is checked against its

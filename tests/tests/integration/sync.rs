@@ -838,3 +838,68 @@ async fn pushes_sharing_audits_in_opposite_orders_each_store_them_once() {
         assert_eq!(detail["revisions"].as_array().map(Vec::len), Some(1));
     }
 }
+
+#[tokio::test]
+async fn a_repeated_first_pull_sees_every_change_in_between() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let first = |app: &TestApp| {
+        let token = f.auditor_token.clone();
+        let app_url = app.url("/api/v1/sync/pull");
+        let client = app.client.clone();
+        async move {
+            let res = client
+                .get(app_url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.expect("json")
+        }
+    };
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v["assignments"]
+            .as_array()
+            .expect("assignments")
+            .iter()
+            .map(|a| a["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let before = first(&app).await;
+    assert_eq!(ids(&before), BTreeSet::from([f.assignment.to_string()]));
+    assert_eq!(ids(&first(&app).await), ids(&before), "nothing changed");
+
+    // A new assignment appears at once.
+    let vid: Uuid = f.version["id"].as_str().expect("id").parse().expect("uuid");
+    let (s, created) = app.assign(&f.hq, f.store, f.auditor, vid).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let second = id_of(&created).to_string();
+    assert_eq!(
+        ids(&first(&app).await),
+        BTreeSet::from([f.assignment.to_string(), second.clone()])
+    );
+    // A renamed store shows its new name.
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/stores/{}", f.store),
+            &f.hq,
+            json!({"name": "Renamed store"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(first(&app).await["stores"][0]["name"], "Renamed store");
+    // A cancelled assignment is gone.
+    let (s, _) = app
+        .patch(
+            &format!("/api/v1/assignments/{second}"),
+            &f.hq,
+            json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        ids(&first(&app).await),
+        BTreeSet::from([f.assignment.to_string()])
+    );
+}

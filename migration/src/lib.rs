@@ -7,6 +7,7 @@ mod m20261123_000001_organisation;
 mod m20261123_000002_catalog;
 mod m20261123_000003_sync;
 mod m20261202_000004_lifecycle;
+mod m20261202_000005_assignment_lookup;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_catalog::Migration),
             Box::new(m20261123_000003_sync::Migration),
             Box::new(m20261202_000004_lifecycle::Migration),
+            Box::new(m20261202_000005_assignment_lookup::Migration),
         ]
     }
 }

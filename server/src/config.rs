@@ -131,9 +131,67 @@ pub struct ServeConfig {
     #[arg(long, env = "STORECHECK_MAX_PUSH_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_push_bytes: usize,
 
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "STORECHECK_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// Where photo files are kept: any S3-compatible store, or the embedded one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageConfig {
+    /// URL of an S3-compatible store (`https://s3.eu-west-1.amazonaws.com`,
+    /// `http://garage:3900`). Default: an S3-compatible endpoint started
+    /// in-process, keeping files under the data folder.
+    #[arg(long, env = "STORECHECK_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Bucket for photo files; created at start when missing and allowed.
+    #[arg(long, env = "STORECHECK_S3_BUCKET", default_value = "storecheck")]
+    pub s3_bucket: String,
+
+    /// Signing region (`garage` for Garage).
+    #[arg(long, env = "STORECHECK_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// Access key id for the store.
+    #[arg(long, env = "STORECHECK_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key for the store.
+    #[arg(long, env = "STORECHECK_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<Secret>,
+
+    /// Path-style URLs (`endpoint/bucket/key`), as stores other than AWS
+    /// usually need; `false` for virtual-hosted style.
+    #[arg(long, env = "STORECHECK_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+
+    /// Address of the embedded store when no endpoint is set. Presigned
+    /// URLs name it, so phones must reach it; port 0 picks a free one.
+    #[arg(
+        long,
+        env = "STORECHECK_S3_EMBEDDED_BIND",
+        default_value = "127.0.0.1:0"
+    )]
+    pub s3_embedded_bind: SocketAddr,
+
+    /// Lifetime of a presigned upload URL, in seconds.
+    #[arg(long, env = "STORECHECK_UPLOAD_URL_TTL", default_value_t = 900)]
+    pub upload_url_ttl: u64,
+
+    /// Largest photo file, in bytes: larger manifests are refused at push,
+    /// larger bodies by the embedded store.
+    #[arg(long, env = "STORECHECK_MAX_PHOTO_BYTES", default_value_t = storecheck_shared::sync::MAX_PHOTO_BYTES)]
+    pub max_photo_bytes: u64,
+}
+
+impl StorageConfig {
+    pub fn upload_ttl(&self) -> Duration {
+        Duration::from_secs(self.upload_url_ttl)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,6 +217,9 @@ impl ServeConfig {
         cfg.data.database_url = None;
         cfg.token_secret = None;
         cfg.demo = false;
+        cfg.storage.s3_endpoint = None;
+        cfg.storage.s3_access_key_id = None;
+        cfg.storage.s3_secret_access_key = None;
         cfg
     }
 
@@ -176,12 +237,14 @@ mod tests {
         let mut cfg = ServeConfig::new("127.0.0.1:0".parse().expect("addr"), "d".into());
         cfg.token_secret = Some(Secret("token-key-that-must-not-leak".into()));
         cfg.data.database_url = Some(Secret("postgres://u:hunter2@db/x".into()));
+        cfg.storage.s3_secret_access_key = Some(Secret("s3-secret-that-must-not-leak".into()));
         let printed = format!("{cfg:?}");
         assert!(
             !printed.contains("token-key-that-must-not-leak"),
             "{printed}"
         );
         assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("s3-secret"), "{printed}");
         assert!(printed.contains("<redacted>"));
     }
 }

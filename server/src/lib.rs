@@ -15,9 +15,11 @@ pub mod extract;
 pub mod listener;
 pub mod metrics;
 pub mod org;
+pub mod photos;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 
 pub use config::ServeConfig;

@@ -49,6 +49,13 @@ impl Application {
             Some(s) => s.0.as_bytes().to_vec(),
             None => db::shared_secret(&db, "access_token_key").await?,
         };
+        let embedded_secret = db::shared_secret(&db, "embedded_s3_secret").await?;
+        let storage = crate::storage::Storage::start(
+            &config.storage,
+            &config.data.data_dir,
+            &embedded_secret,
+        )
+        .await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -66,6 +73,7 @@ impl Application {
             versions: Default::default(),
             pulls: Default::default(),
             sessions,
+            storage,
             config,
         }));
         let router = router(state.clone());

@@ -22,6 +22,8 @@ pub struct App {
     pub pulls: crate::audits::pull::PullCache,
     /// Signed-in callers, kept in step with every server (see `db::session_cache`).
     pub sessions: Arc<crate::db::session_cache::SessionCache>,
+    /// Where photo files go.
+    pub storage: crate::storage::Storage,
 }
 
 impl App {

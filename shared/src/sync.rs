@@ -14,7 +14,9 @@ use crate::scoring::Response;
 
 pub const MAX_PHOTOS_PER_AUDIT: usize = 200;
 pub const MAX_PHOTO_BYTES: u64 = 50 * 1024 * 1024;
-pub const PHOTO_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/heic"];
+/// Photo types the server decodes. HEIC is not among them: phones convert
+/// it to JPEG before sending.
+pub const PHOTO_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
 /// `POST /api/v1/sync/push`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +189,36 @@ pub struct PushResult {
     /// The server's state (after this push), when the audit exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<AuditState>,
+    /// For every photo of the revision in force whose file the server has
+    /// not received yet: where to upload it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<PhotoUpload>,
+}
+
+/// Where and how to upload one photo file: send `method` to `url` with
+/// exactly the `headers` listed and the file's bytes as the body, then
+/// `POST /api/v1/photos/{photo_id}/complete`. The store refuses other
+/// bytes, another length or type, and the URL after `expires_at`; ask
+/// `POST /api/v1/photos/{photo_id}/upload-url` for a fresh one at any time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoUpload {
+    pub photo_id: Uuid,
+    /// `PUT`
+    pub method: String,
+    pub url: String,
+    /// Header names (lower case) and the exact values to send.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A photo's state after `POST /api/v1/photos/{id}/complete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoStatus {
+    pub id: Uuid,
+    pub audit_id: Uuid,
+    pub state: PhotoState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -377,10 +409,15 @@ pub fn check_audit(
                 &format!("must be from 1 to {MAX_PHOTO_BYTES}"),
             );
         }
-        if !PHOTO_TYPES.contains(&p.content_type.as_str()) {
+        if p.content_type == "image/heic" || p.content_type == "image/heif" {
             err(
                 format!("{path}.content_type"),
-                "must be image/jpeg, image/png, image/webp or image/heic",
+                "HEIC/HEIF photos cannot be processed: convert the photo to image/jpeg before sending it",
+            );
+        } else if !PHOTO_TYPES.contains(&p.content_type.as_str()) {
+            err(
+                format!("{path}.content_type"),
+                "must be image/jpeg, image/png or image/webp",
             );
         }
     }

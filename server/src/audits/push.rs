@@ -103,6 +103,7 @@ fn rejected(id: Uuid, revision: i64, errors: Vec<ErrorDetail>) -> PushResult {
         outcome: PushOutcome::Rejected,
         errors,
         current: None,
+        uploads: Vec::new(),
     }
 }
 
@@ -387,6 +388,7 @@ fn accepted(p: &Prepared, current: &audits::Model) -> Result<PushResult, ApiErro
         outcome: PushOutcome::Accepted,
         errors: Vec::new(),
         current: Some(state_of(current)?),
+        uploads: Vec::new(),
     })
 }
 
@@ -600,6 +602,7 @@ async fn write(txn: &impl ConnectionTrait, p: &Prepared) -> Result<(PushResult, 
             outcome,
             errors: Vec::new(),
             current: Some(current),
+            uploads: Vec::new(),
         },
         true,
     ))

@@ -3,6 +3,7 @@
 pub mod assignments;
 pub mod audits;
 pub mod catalog;
+pub mod photos;
 pub mod regions;
 pub mod scope;
 pub mod session_cache;

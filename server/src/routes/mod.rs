@@ -5,6 +5,7 @@ pub mod audits;
 pub mod auth;
 pub mod catalog;
 pub mod ops;
+pub mod photos;
 pub mod regions;
 pub mod stores;
 pub mod sync;
@@ -67,6 +68,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(assignments::router())
         .merge(sync::router())
+        .merge(photos::router())
         .merge(audits::router())
         .merge(ops::router())
 }

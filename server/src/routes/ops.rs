@@ -35,22 +35,24 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database and the photo store answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "A dependency is unreachable", body = ErrorBody),
     ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.db.ping().await {
-        Ok(()) => Ok(Json(Health {
-            status: "ok".into(),
-        })),
-        Err(e) => {
-            tracing::warn!(error = %e, "database unreachable");
-            Err(ApiError::unavailable("the database is unreachable"))
-        }
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "database unreachable");
+        return Err(ApiError::unavailable("the database is unreachable"));
     }
+    if let Err(e) = state.storage.ready().await {
+        tracing::warn!(error = %e, "object store unreachable");
+        return Err(ApiError::unavailable("the photo store is unreachable"));
+    }
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
 }
 
 /// Prometheus metrics: request counts and latencies by route and status.

@@ -130,5 +130,13 @@ async fn push(
         batch,
     )
     .await?;
+    let mut results = results;
+    crate::photos::attach_uploads(
+        &state.db,
+        &state.storage,
+        state.config.storage.upload_ttl(),
+        &mut results,
+    )
+    .await?;
     Ok(Json(PushResponse { results }))
 }

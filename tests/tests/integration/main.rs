@@ -14,4 +14,5 @@ mod ops;
 mod organisation;
 mod permissions;
 mod phone;
+mod photos;
 mod sync;

@@ -237,6 +237,17 @@ fn matrix() -> Vec<Row> {
             "/api/v1/sync/push",
             Protected([200, 403, 403, 403]),
         ),
+        // The world's audit lists no photo: the auditor asks for an unknown one.
+        row(
+            Method::POST,
+            "/api/v1/photos/{id}/upload-url",
+            Protected([404, 403, 403, 403]),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/photos/{id}/complete",
+            Protected([404, 403, 403, 403]),
+        ),
         row(
             Method::GET,
             "/api/v1/audits",

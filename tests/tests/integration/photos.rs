@@ -283,3 +283,31 @@ async fn readiness_reports_an_unreachable_photo_store() {
         .expect("answer");
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_expired_upload_url_is_refused() {
+    let app = TestApp::spawn_with(|cfg| cfg.storage.upload_url_ttl = 1).await;
+    let f = app.field().await;
+    let mut audit = full_audit(Uuid::new_v4(), 1, f.assignment, &f.version, f.store_at);
+    let bytes = vec![7u8; 2048];
+    let photo = add_photo(&mut audit, &bytes);
+    let (_, reply) = app.push(&f.auditor_token, vec![audit]).await;
+    let ticket = ticket_for(&reply, photo);
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(ticket["expires_at"].clone()).expect("expires_at");
+    // The store counts whole seconds: wait until the URL has surely lapsed.
+    let lapsed = expires + chrono::Duration::seconds(1);
+    while chrono::Utc::now() < lapsed {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let res = upload(&app, &ticket, bytes.clone()).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/photos/{photo}/complete"),
+            &f.auditor_token,
+            json!({}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "upload_missing");
+}

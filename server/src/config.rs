@@ -134,6 +134,44 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub storage: StorageConfig,
 
+    /// Photos processed at once by this server (decoding is CPU work; one
+    /// per core is about right). 0: this server processes none, others
+    /// sharing the database do.
+    #[arg(long, env = "STORECHECK_PHOTO_WORKERS", default_value_t = 2)]
+    pub photo_workers: usize,
+
+    /// A photo taken more than this many minutes before the audit started
+    /// or after it finished (by the phone's clock) is flagged.
+    #[arg(long, env = "STORECHECK_PHOTO_VISIT_WINDOW_MIN", default_value_t = 120)]
+    pub photo_visit_window_min: u64,
+
+    /// Photos of two audits whose 64-bit perceptual hashes differ in at
+    /// most this many bits are flagged as reused (0 to 7).
+    #[arg(long, env = "STORECHECK_PHOTO_REUSE_DISTANCE", default_value_t = 6,
+          value_parser = clap::value_parser!(u32).range(0..=7))]
+    pub photo_reuse_distance: u32,
+
+    /// Lifetime of a reviewer's presigned photo URL, in seconds.
+    #[arg(long, env = "STORECHECK_REVIEW_URL_TTL", default_value_t = 600)]
+    pub review_url_ttl: u64,
+
+    /// Seconds a taken job stays its worker's before another may take it.
+    #[arg(long, env = "STORECHECK_JOB_LEASE", default_value_t = 120)]
+    pub job_lease: u64,
+
+    /// Milliseconds between looks for jobs queued by other servers.
+    #[arg(long, env = "STORECHECK_JOB_POLL_MS", default_value_t = 1000)]
+    pub job_poll_ms: u64,
+
+    /// Failures after which a job is given up (an unreachable store does
+    /// not count).
+    #[arg(long, env = "STORECHECK_JOB_MAX_FAILURES", default_value_t = 8)]
+    pub job_max_failures: i32,
+
+    /// Seconds between sweeps for uploads whose completion never arrived.
+    #[arg(long, env = "STORECHECK_PHOTO_SWEEP_INTERVAL", default_value_t = 60)]
+    pub photo_sweep_interval: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "STORECHECK_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -225,6 +263,16 @@ impl ServeConfig {
 
     pub fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl)
+    }
+
+    pub fn worker_settings(&self) -> crate::jobs::WorkerSettings {
+        crate::jobs::WorkerSettings {
+            concurrency: self.photo_workers,
+            lease: Duration::from_secs(self.job_lease.max(1)),
+            poll: Duration::from_millis(self.job_poll_ms.max(10)),
+            max_failures: self.job_max_failures.max(1),
+            grace: Duration::from_secs(20),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod listener;
 pub mod metrics;
 pub mod org;

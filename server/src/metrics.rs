@@ -29,6 +29,38 @@ pub struct Metrics {
     series: Arc<Mutex<BTreeMap<Key, Series>>>,
     in_flight: Arc<AtomicI64>,
     push_outcomes: Arc<[AtomicU64; PUSH_OUTCOMES.len()]>,
+    /// Background jobs run, by (kind, outcome).
+    jobs: Arc<Mutex<BTreeMap<(String, String), Series>>>,
+}
+
+/// Jobs in the shared table by state, read when metrics are rendered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueDepth {
+    pub queued: u64,
+    pub running: u64,
+    pub failed: u64,
+}
+
+impl Series {
+    fn observe(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        self.count += 1;
+        self.sum += secs;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i] += 1;
+            }
+        }
+    }
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, s: &Series) {
+    for (bound, n) in BUCKETS.iter().zip(s.buckets.iter()) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.sum);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", s.count);
 }
 
 const PUSH_OUTCOMES: [(PushOutcome, &str); 5] = [
@@ -62,29 +94,56 @@ impl Metrics {
     }
 
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
         let mut map = match self.series.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let s = map
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
-        s.count += 1;
-        s.sum += secs;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                s.buckets[i] += 1;
-            }
-        }
+        map.entry((method.to_owned(), route.to_owned(), status))
+            .or_default()
+            .observe(elapsed);
     }
 
-    pub fn render(&self) -> String {
+    /// Count one run of a background job: `outcome` is `done`, `retried`
+    /// or `failed`.
+    pub fn job(&self, kind: &str, outcome: &str, elapsed: Duration) {
+        let mut map = match self.jobs.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry((kind.to_owned(), outcome.to_owned()))
+            .or_default()
+            .observe(elapsed);
+    }
+
+    pub fn render(&self, depth: Option<QueueDepth>) -> String {
+        let mut out = String::new();
+        if let Some(d) = depth {
+            out.push_str("# HELP storecheck_jobs Background jobs in the shared queue, by state.\n");
+            out.push_str("# TYPE storecheck_jobs gauge\n");
+            for (state, n) in [("queued", d.queued), ("running", d.running), ("failed", d.failed)] {
+                let _ = writeln!(out, "storecheck_jobs{{state=\"{state}\"}} {n}");
+            }
+        }
+        {
+            let jobs = match self.jobs.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            out.push_str("# HELP storecheck_job_duration_seconds Background job runs in this process, by kind and outcome.\n");
+            out.push_str("# TYPE storecheck_job_duration_seconds histogram\n");
+            for ((kind, outcome), s) in jobs.iter() {
+                histogram(
+                    &mut out,
+                    "storecheck_job_duration_seconds",
+                    &format!("kind=\"{}\",outcome=\"{}\"", escape(kind), escape(outcome)),
+                    s,
+                );
+            }
+        }
         let map = match self.series.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut out = String::new();
         out.push_str(
             "# HELP storecheck_http_requests_in_flight HTTP requests being answered now.\n",
         );
@@ -120,26 +179,11 @@ impl Metrics {
                 "method=\"{method}\",route=\"{}\",status=\"{status}\"",
                 escape(route)
             );
-            for (bound, n) in BUCKETS.iter().zip(s.buckets.iter()) {
-                let _ = writeln!(
-                    out,
-                    "storecheck_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "storecheck_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "storecheck_http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum
-            );
-            let _ = writeln!(
-                out,
-                "storecheck_http_request_duration_seconds_count{{{labels}}} {}",
-                s.count
+            histogram(
+                &mut out,
+                "storecheck_http_request_duration_seconds",
+                &labels,
+                s,
             );
         }
         out
@@ -161,7 +205,7 @@ mod tests {
         let m = Metrics::default();
         m.record("GET", "/api/v1/stores", 200, Duration::from_millis(3));
         m.record("GET", "/api/v1/stores", 200, Duration::from_millis(30));
-        let text = m.render();
+        let text = m.render(None);
         assert!(text.contains(
             "storecheck_http_requests_total{method=\"GET\",route=\"/api/v1/stores\",status=\"200\"} 2"
         ));

@@ -74,6 +74,7 @@ impl Application {
             pulls: Default::default(),
             sessions,
             storage,
+            jobs: Default::default(),
             config,
         }));
         let router = router(state.clone());
@@ -95,6 +96,23 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "storecheck listening");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut background = tokio::task::JoinSet::new();
+        if self.state.config.photo_workers > 0 {
+            background.spawn(crate::jobs::run(
+                self.state.db.clone(),
+                self.state.config.worker_settings(),
+                crate::photos::work::handler(self.state.clone()),
+                self.state.metrics.clone(),
+                self.state.jobs.clone(),
+                stopped.clone(),
+            ));
+        }
+        background.spawn(crate::photos::work::sweep_loop(
+            self.state.clone(),
+            Duration::from_secs(self.state.config.photo_sweep_interval.max(1)),
+            stopped,
+        ));
         use axum::serve::ListenerExt;
         axum::serve(
             crate::listener::ShapedListener(self.listener).tap_io(|_| {}),
@@ -104,6 +122,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
+        // Requests are done; jobs in flight finish or go back to the queue.
+        let _ = stop.send(true);
+        while background.join_next().await.is_some() {}
         self.state
             .db
             .clone()

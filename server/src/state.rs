@@ -24,6 +24,8 @@ pub struct App {
     pub sessions: Arc<crate::db::session_cache::SessionCache>,
     /// Where photo files go.
     pub storage: crate::storage::Storage,
+    /// Wakes this process's job worker when a request queues work.
+    pub jobs: crate::jobs::Waker,
 }
 
 impl App {
@@ -31,6 +33,17 @@ impl App {
     pub fn settings(&self) -> crate::audits::Settings {
         crate::audits::Settings {
             geofence_m: self.config.geofence_m,
+        }
+    }
+
+    /// The evidence rules photo processing applies.
+    pub fn photo_rules(&self) -> crate::photos::work::PhotoRules {
+        crate::photos::work::PhotoRules {
+            visit_window: chrono::Duration::minutes(
+                i64::try_from(self.config.photo_visit_window_min).unwrap_or(i64::MAX / 120_000),
+            ),
+            geofence_m: self.config.geofence_m,
+            reuse_distance: self.config.photo_reuse_distance,
         }
     }
 }

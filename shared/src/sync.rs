@@ -175,6 +175,53 @@ pub struct AuditState {
     pub critical_failure: bool,
     pub flags: Vec<String>,
     pub updated_at: DateTime<Utc>,
+    /// How many of the photos the revision in force lists the server has
+    /// received; in pull answers (absent in push replies, whose `uploads`
+    /// list what to send).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photos: Option<PhotoProgress>,
+}
+
+/// The photo files of an audit's revision in force: "3 of 5 received".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoProgress {
+    /// Photos the revision lists.
+    pub listed: u32,
+    /// Of those, files the server holds (`uploaded`, `processed` or `invalid`).
+    pub received: u32,
+    /// Of those, processed into derivatives.
+    pub processed: u32,
+    /// Of those, files that cannot be evidence (see each photo's reason).
+    pub invalid: u32,
+    /// Photos still expected from the phone: upload each (ask
+    /// `POST /api/v1/photos/{id}/upload-url`).
+    pub waiting: Vec<Uuid>,
+}
+
+/// Another audit's photo that looks the same as this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoMatch {
+    pub photo_id: Uuid,
+    pub audit_id: Uuid,
+    /// Bits of the 64-bit perceptual hash that differ (0 for the same file).
+    pub distance: u32,
+    /// `true` when the file is byte for byte the same (same SHA-256).
+    pub same_file: bool,
+}
+
+/// Short-lived presigned GET URLs for a photo, given to reviewers only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhotoUrls {
+    /// About 320 px on the longer side, JPEG without metadata.
+    pub thumbnail: Option<String>,
+    /// About 1600 px on the longer side, JPEG without metadata.
+    pub review: Option<String>,
+    /// The file as the phone sent it.
+    pub original: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -618,6 +665,26 @@ pub struct PhotoView {
     pub content_type: String,
     pub taken_at: Option<DateTime<Utc>>,
     pub state: PhotoState,
+    /// Why the file cannot be evidence, when `invalid`.
+    pub invalid_reason: Option<String>,
+    /// Evidence flags found by processing: `photo_taken_outside_visit`,
+    /// `photo_off_site`, `photo_reused`, `photo_file_in_other_audit`.
+    /// Never a reason to drop the photo.
+    pub flags: Vec<String>,
+    /// Photos of other audits that look the same (`photo_reused`) or are
+    /// the same file.
+    pub matches: Vec<PhotoMatch>,
+    /// When the camera says it was taken (EXIF), as processing read it.
+    pub exif_taken_at: Option<DateTime<Utc>>,
+    /// Where the camera says it was taken (EXIF GPS).
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Upright size of the original, once processed.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// For reviewers (managers in scope, HQ): where to fetch the file and
+    /// its derivatives; absent for auditors and before the file arrived.
+    pub urls: Option<PhotoUrls>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -653,6 +720,7 @@ pub struct AuditDetail {
     pub score: ScoreBreakdown,
     pub answers: Vec<AnswerView>,
     pub photos: Vec<PhotoView>,
+    pub photo_progress: PhotoProgress,
     pub revisions: Vec<RevisionView>,
     pub conflicts: Vec<ConflictView>,
 }

@@ -212,11 +212,20 @@ async fn compute(
     let audits = if audit_ids.is_empty() {
         Vec::new()
     } else {
-        db::audits::of_auditor(db, auditor, audit_ids)
-            .await?
-            .iter()
-            .map(super::push::state_of)
-            .collect::<Result<Vec<_>, _>>()?
+        let rows = db::audits::of_auditor(db, auditor, audit_ids).await?;
+        let listed = db::photos::listed_in_force(db, &rows).await?;
+        rows.iter()
+            .map(|a| {
+                let mut state = super::push::state_of(a)?;
+                let own: Vec<_> = listed
+                    .iter()
+                    .filter(|p| p.audit_id == a.id)
+                    .cloned()
+                    .collect();
+                state.photos = Some(crate::photos::progress(&own));
+                Ok(state)
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?
     };
     Ok(PullResponse {
         cursor: next.encode(),

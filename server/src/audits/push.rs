@@ -619,5 +619,6 @@ pub fn state_of(a: &audits::Model) -> Result<AuditState, ApiError> {
         flags: serde_json::from_str(&a.flags)
             .map_err(|e| corrupt(format!("audit {} flags: {e}", a.id)))?,
         updated_at: a.updated_at,
+        photos: None,
     })
 }

@@ -3,7 +3,7 @@
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use storecheck_shared::sync::{
-    AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView, PhotoView,
+    AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView,
     RevisionView, ScoreBreakdown,
 };
 use uuid::Uuid;
@@ -106,19 +106,8 @@ pub async fn detail(
         .into_iter()
         .map(answer_view)
         .collect();
-    let photos = db::audits::photos(db, a.id, a.revision)
-        .await?
-        .into_iter()
-        .map(|p| PhotoView {
-            id: p.id,
-            item_id: p.item_id,
-            sha256: p.sha256,
-            bytes: u64::try_from(p.bytes).unwrap_or(0),
-            content_type: p.content_type,
-            taken_at: p.taken_at,
-            state: p.state.into(),
-        })
-        .collect();
+    let (photos, photo_progress) =
+        crate::photos::views(db, db::audits::photos(db, a.id, a.revision).await?).await?;
     let conflicts = db::audits::conflicts(db, a.id)
         .await?
         .into_iter()
@@ -156,6 +145,7 @@ pub async fn detail(
         score,
         answers,
         photos,
+        photo_progress,
         revisions,
         conflicts,
     })

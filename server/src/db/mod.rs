@@ -3,6 +3,7 @@
 pub mod assignments;
 pub mod audits;
 pub mod catalog;
+pub mod jobs;
 pub mod photos;
 pub mod regions;
 pub mod scope;

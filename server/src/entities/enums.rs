@@ -71,6 +71,21 @@ db_enum! {
     }
 }
 
+/// `jobs.state`. A finished job's row is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum JobState {
+    /// Waiting for `run_at`.
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    /// Taken by a worker until `lease_until`.
+    #[sea_orm(string_value = "running")]
+    Running,
+    /// Gave up after the retry limit; kept for inspection.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
 /// `sync_changes.entity`: what a change-log entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]

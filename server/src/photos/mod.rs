@@ -2,16 +2,25 @@
 //! URLs for what the server has not received yet, and the check that what
 //! arrived is the file the manifest promised.
 
+pub mod process;
+pub mod work;
+
 use std::time::Duration;
 
 use sea_orm::ConnectionTrait;
-use storecheck_shared::sync::{PhotoState, PhotoStatus, PhotoUpload, PushOutcome, PushResult};
+use serde::{Deserialize, Serialize};
+use storecheck_shared::sync::{
+    PhotoMatch, PhotoProgress, PhotoState, PhotoStatus, PhotoUpload, PhotoUrls, PhotoView,
+    PushOutcome, PushResult,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::db;
-use crate::entities::{audit_photos, audits};
+use crate::entities::enums::PhotoState as StoredState;
+use crate::entities::{audit_photos, audits, photo_files};
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::storage::{Presigned, Storage};
 
 /// The key of a photo's original file. It names the file's SHA-256, so a
@@ -19,6 +28,154 @@ use crate::storage::{Presigned, Storage};
 /// key of its own and never overwrites evidence.
 pub fn original_key(photo: Uuid, sha256: &str) -> String {
     format!("photos/{photo}/{}/original", sha256.to_ascii_lowercase())
+}
+
+/// The key of a file's thumbnail (JPEG, about 320 px, no metadata).
+pub fn thumbnail_key(photo: Uuid, sha256: &str) -> String {
+    format!("photos/{photo}/{}/thumbnail.jpg", sha256.to_ascii_lowercase())
+}
+
+/// The key of a file's review image (JPEG, about 1600 px, no metadata).
+pub fn review_key(photo: Uuid, sha256: &str) -> String {
+    format!("photos/{photo}/{}/review.jpg", sha256.to_ascii_lowercase())
+}
+
+/// What processing found that a reviewer should weigh, as stored in
+/// `photo_files.flags`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub matches: Vec<PhotoMatch>,
+}
+
+impl Evidence {
+    pub fn from_json(text: &str) -> Result<Self, ApiError> {
+        serde_json::from_str(text)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("stored photo evidence: {e}")))
+    }
+
+    pub fn to_json(&self) -> Result<String, ApiError> {
+        Ok(serde_json::to_string(self).map_err(anyhow::Error::from)?)
+    }
+
+    fn refresh_flags(&mut self) {
+        self.flags
+            .retain(|f| f != "photo_reused" && f != "photo_file_in_other_audit");
+        if self.matches.iter().any(|m| !m.same_file) {
+            self.flags.push("photo_reused".to_owned());
+        }
+        if self.matches.iter().any(|m| m.same_file) {
+            self.flags.push("photo_file_in_other_audit".to_owned());
+        }
+    }
+
+    pub fn set_matches(&mut self, matches: Vec<PhotoMatch>) {
+        self.matches = matches;
+        self.refresh_flags();
+    }
+
+    pub fn add_match(&mut self, m: PhotoMatch) {
+        if !self.matches.iter().any(|x| x.photo_id == m.photo_id) {
+            self.matches.push(m);
+            self.matches.sort_by_key(|m| (m.distance, m.photo_id));
+        }
+        self.refresh_flags();
+    }
+}
+
+/// How many of these manifest rows have their file.
+pub fn progress(listed: &[audit_photos::Model]) -> PhotoProgress {
+    let count = |f: &dyn Fn(StoredState) -> bool| {
+        u32::try_from(listed.iter().filter(|p| f(p.state)).count()).unwrap_or(u32::MAX)
+    };
+    PhotoProgress {
+        listed: u32::try_from(listed.len()).unwrap_or(u32::MAX),
+        received: count(&|s| s != StoredState::PendingUpload),
+        processed: count(&|s| s == StoredState::Processed),
+        invalid: count(&|s| s == StoredState::Invalid),
+        waiting: listed
+            .iter()
+            .filter(|p| p.state == StoredState::PendingUpload)
+            .map(|p| p.id)
+            .collect(),
+    }
+}
+
+/// The photos a revision lists, with what processing found of each file.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    listed: Vec<audit_photos::Model>,
+) -> Result<(Vec<PhotoView>, PhotoProgress), ApiError> {
+    let keys: Vec<(Uuid, String)> = listed.iter().map(|p| (p.id, p.sha256.clone())).collect();
+    let files = db::photos::files(db, &keys).await?;
+    let progress = progress(&listed);
+    let views = listed
+        .into_iter()
+        .map(|p| {
+            let file: Option<&photo_files::Model> = files
+                .iter()
+                .find(|f| f.photo_id == p.id && f.sha256 == p.sha256);
+            let evidence = match file {
+                Some(f) if f.processed_at.is_some() => Evidence::from_json(&f.flags)?,
+                _ => Evidence::default(),
+            };
+            let processed = file.filter(|f| f.processed_at.is_some());
+            Ok(PhotoView {
+                id: p.id,
+                item_id: p.item_id,
+                sha256: p.sha256,
+                bytes: u64::try_from(p.bytes).unwrap_or(0),
+                content_type: p.content_type,
+                taken_at: p.taken_at,
+                state: p.state.into(),
+                invalid_reason: processed.and_then(|f| f.invalid_reason.clone()),
+                flags: evidence.flags,
+                matches: evidence.matches,
+                exif_taken_at: processed.and_then(|f| f.exif_taken_at),
+                latitude: processed.and_then(|f| f.latitude),
+                longitude: processed.and_then(|f| f.longitude),
+                width: processed.and_then(|f| f.width).and_then(|w| u32::try_from(w).ok()),
+                height: processed.and_then(|f| f.height).and_then(|h| u32::try_from(h).ok()),
+                urls: None,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((views, progress))
+}
+
+/// Presigned GET URLs for reviewers: the original once received, the
+/// derivatives once processed.
+pub async fn attach_review_urls(
+    storage: &Storage,
+    ttl: Duration,
+    photos: &mut [PhotoView],
+) -> Result<(), ApiError> {
+    for p in photos.iter_mut() {
+        if p.state == PhotoState::PendingUpload {
+            continue;
+        }
+        let original = storage.presign_get(&original_key(p.id, &p.sha256), ttl).await?;
+        let derivative = |key: String| async move {
+            Ok::<_, ApiError>(storage.presign_get(&key, ttl).await?.url)
+        };
+        let (thumbnail, review) = if p.state == PhotoState::Processed {
+            (
+                Some(derivative(thumbnail_key(p.id, &p.sha256)).await?),
+                Some(derivative(review_key(p.id, &p.sha256)).await?),
+            )
+        } else {
+            (None, None)
+        };
+        p.urls = Some(PhotoUrls {
+            thumbnail,
+            review,
+            original: original.url,
+            expires_at: original.expires_at,
+        });
+    }
+    Ok(())
 }
 
 async fn ticket(
@@ -73,6 +230,11 @@ pub async fn attach_uploads(
         return Ok(());
     }
     let waiting = db::photos::pending(db, &in_force).await?;
+    let files: Vec<(Uuid, String, Uuid)> = waiting
+        .iter()
+        .map(|p| (p.id, p.sha256.clone(), p.audit_id))
+        .collect();
+    db::photos::note_urls_issued(db, &files, db::jobs::now_ms()).await?;
     for photo in &waiting {
         let upload = ticket(storage, ttl, photo).await?;
         if let Some(r) = results.iter_mut().find(|r| r.id == photo.audit_id) {
@@ -118,13 +280,19 @@ pub async fn upload_url(
     photo: Uuid,
 ) -> Result<PhotoUpload, ApiError> {
     let (_, listed) = own_listed(db, auditor, photo).await?;
-    if listed.state != crate::entities::enums::PhotoState::PendingUpload {
+    if listed.state != StoredState::PendingUpload {
         return Err(ApiError::conflict(
             "photo_already_received",
             "the server has this photo's file already: nothing to upload",
         )
         .with_detail("state", state_name(listed.state.into())));
     }
+    db::photos::note_urls_issued(
+        db,
+        &[(listed.id, listed.sha256.clone(), listed.audit_id)],
+        db::jobs::now_ms(),
+    )
+    .await?;
     ticket(storage, ttl, &listed).await
 }
 
@@ -137,54 +305,87 @@ fn state_name(s: PhotoState) -> &'static str {
     }
 }
 
-/// The phone says the file is up: check that the store holds exactly the
-/// bytes the manifest promised (length and SHA-256, computed from the
-/// stored bytes) and move the photo on to `uploaded`. Asked again, it
-/// answers the state the photo is in.
-#[instrument(skip_all, fields(photo = %photo))]
-pub async fn complete(
-    db: &impl ConnectionTrait,
-    storage: &Storage,
-    auditor: Uuid,
+/// What the store holds under a file's key, against the manifest.
+pub enum Received {
+    /// The listed bytes: the photo moved on to `uploaded`, its processing
+    /// queued.
+    Received,
+    /// Nothing stored yet.
+    Missing,
+    /// Other bytes: removed, so a correct upload can take their place.
+    Mismatch { bytes: u64, promised: u64 },
+}
+
+/// Check that the store holds exactly the bytes the manifest promised
+/// (length and SHA-256, computed from the stored bytes); if so, move every
+/// manifest row of the file to `uploaded` and queue its processing in the
+/// same transaction.
+pub async fn receive(
+    state: &AppState,
     photo: Uuid,
-) -> Result<PhotoStatus, ApiError> {
-    let (audit, listed) = own_listed(db, auditor, photo).await?;
-    let status = |state| PhotoStatus {
-        id: photo,
-        audit_id: audit.id,
-        state,
+    sha256: &str,
+    audit: Uuid,
+) -> Result<Received, ApiError> {
+    let Some(listed) = db::photos::file_context(&state.db, photo, sha256)
+        .await?
+        .map(|(l, _, _)| l)
+    else {
+        return Ok(Received::Missing);
     };
-    if listed.state != crate::entities::enums::PhotoState::PendingUpload {
-        return Ok(status(listed.state.into()));
-    }
-    let key = original_key(photo, &listed.sha256);
-    let Some(stored) = storage.stat(&key).await? else {
-        return Err(ApiError::conflict(
-            "upload_missing",
-            "the photo's file has not arrived: upload it to its URL (ask upload-url for a fresh one), then complete again",
-        ));
+    let key = original_key(photo, sha256);
+    let Some(stored) = state.storage.stat(&key).await? else {
+        return Ok(Received::Missing);
     };
     let promised = u64::try_from(listed.bytes).unwrap_or(0);
-    if stored.bytes != promised || !stored.sha256.eq_ignore_ascii_case(&listed.sha256) {
-        // Not the evidence the audit lists: dropped, so a correct upload
-        // can take its place.
-        storage.delete(&key).await?;
+    if stored.bytes != promised || !stored.sha256.eq_ignore_ascii_case(sha256) {
+        state.storage.delete(&key).await?;
         tracing::warn!(
             bytes = stored.bytes,
             promised,
             "uploaded file differs from the manifest; removed"
         );
-        return Err(ApiError::conflict(
+        return Ok(Received::Mismatch {
+            bytes: stored.bytes,
+            promised,
+        });
+    }
+    let Some(owner) = db::photos::in_force(&state.db, photo).await?.map(|(a, _)| a) else {
+        return Ok(Received::Missing);
+    };
+    let txn = db::begin_write(&state.db).await?;
+    db::photos::mark_uploaded(&txn, photo, sha256).await?;
+    work::queue_processing(&txn, photo, sha256).await?;
+    work::tell_the_phone(&txn, &owner).await?;
+    txn.commit().await?;
+    state.jobs.wake();
+    tracing::info!(%audit, "photo file received");
+    Ok(Received::Received)
+}
+
+/// The phone says the file is up: check it (see `receive`) and answer the
+/// photo's state. Asked again, it answers the state the photo is in.
+#[instrument(skip_all, fields(photo = %photo))]
+pub async fn complete(state: &AppState, auditor: Uuid, photo: Uuid) -> Result<PhotoStatus, ApiError> {
+    let (audit, listed) = own_listed(&state.db, auditor, photo).await?;
+    let status = |state| PhotoStatus {
+        id: photo,
+        audit_id: audit.id,
+        state,
+    };
+    if listed.state != StoredState::PendingUpload {
+        return Ok(status(listed.state.into()));
+    }
+    match receive(state, photo, &listed.sha256, audit.id).await? {
+        Received::Received => Ok(status(PhotoState::Uploaded)),
+        Received::Missing => Err(ApiError::conflict(
+            "upload_missing",
+            "the photo's file has not arrived: upload it to its URL (ask upload-url for a fresh one), then complete again",
+        )),
+        Received::Mismatch { bytes, promised } => Err(ApiError::conflict(
             "upload_mismatch",
             "the file that arrived is not the one the audit lists; upload the listed file again",
         )
-        .with_detail(
-            "bytes",
-            format!("{} arrived, {promised} listed", stored.bytes),
-        )
-        .with_detail("sha256", "must be the SHA-256 the manifest lists"));
+        .with_detail("bytes", format!("{bytes} arrived, {promised} listed"))
+        .with_detail("sha256", "must be the SHA-256 the manifest lists")),
     }
-    db::photos::mark_uploaded(db, photo, &listed.sha256).await?;
-    tracing::info!(audit = %audit.id, "photo file received");
-    Ok(status(PhotoState::Uploaded))
 }

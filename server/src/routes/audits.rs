@@ -82,8 +82,11 @@ async fn list_audits(
     Ok(Json(Page { items, next_cursor }))
 }
 
-/// One audit: answers, photos, scores with section and dimension breakdown,
-/// evidence flags, every revision, and payloads kept aside as conflicts.
+/// One audit: answers, photos (with their evidence flags and, for
+/// reviewers, short-lived URLs of the original and its derivatives), how
+/// many photo files have arrived, scores with section and dimension
+/// breakdown, evidence flags, every revision, and payloads kept aside as
+/// conflicts.
 #[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits",
     params(("id" = Uuid, Path, description = "Audit id")),
     security(("bearer" = [])),
@@ -91,11 +94,21 @@ async fn list_audits(
         (status = 200, description = "The audit", body = AuditDetail),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such audit in the caller's scope", body = ErrorBody),
+        (status = 503, description = "The photo store cannot be reached to sign photo URLs; retry after `Retry-After` seconds", body = ErrorBody),
     ))]
 async fn get_audit(
     State(state): State<AppState>,
     caller: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AuditDetail>> {
-    Ok(Json(view::detail(&state.db, &caller.scope(), id).await?))
+    let mut detail = view::detail(&state.db, &caller.scope(), id).await?;
+    if caller.role != storecheck_shared::Role::Auditor {
+        crate::photos::attach_review_urls(
+            &state.storage,
+            std::time::Duration::from_secs(state.config.review_url_ttl),
+            &mut detail.photos,
+        )
+        .await?;
+    }
+    Ok(Json(detail))
 }

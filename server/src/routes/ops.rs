@@ -55,16 +55,30 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
     }))
 }
 
-/// Prometheus metrics: request counts and latencies by route and status.
+/// Prometheus metrics: request counts and latencies by route and status,
+/// push outcomes, job queue depth, job run times and failures.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // The queue is shared by every server; without the database the rest
+    // of the figures are still worth having.
+    let depth = match crate::db::jobs::depth(&state.db).await {
+        Ok((queued, running, failed)) => Some(crate::metrics::QueueDepth {
+            queued,
+            running,
+            failed,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the job queue depth");
+            None
+        }
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(depth),
     )
 }
 

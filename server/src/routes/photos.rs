@@ -58,8 +58,11 @@ async fn upload_url(
 }
 
 /// The file is uploaded: the server checks that the store holds exactly the
-/// listed bytes (length and SHA-256) and moves the photo to `uploaded`.
-/// Safe to repeat: asked again, it answers the photo's state.
+/// listed bytes (length and SHA-256), moves the photo to `uploaded` and
+/// queues its processing (then `processed`, or `invalid` with a reason, as
+/// the audit and the pull show). Safe to repeat: asked again, it answers
+/// the photo's state. A completion that never arrives is made up for by a
+/// sweep once the upload URL has expired.
 #[utoipa::path(post, path = "/api/v1/photos/{id}/complete", tag = "sync",
     params(("id" = Uuid, Path, description = "Photo id, as the manifest lists it")),
     security(("bearer" = [])),
@@ -77,7 +80,5 @@ async fn complete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<PhotoStatus>> {
     auditor_only(&caller)?;
-    Ok(Json(
-        photos::complete(&state.db, &state.storage, caller.id, id).await?,
-    ))
+    Ok(Json(photos::complete(&state, caller.id, id).await?))
 }

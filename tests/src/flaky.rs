@@ -119,3 +119,55 @@ async fn serve(
     }
     Ok(())
 }
+
+/// A TCP forwarder that can be shut like a door: while shut, connections
+/// are refused and those open are cut, as when a service goes down.
+pub struct Gate {
+    pub addr: SocketAddr,
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Gate {
+    /// Forward to `upstream`, open.
+    pub async fn start(upstream: SocketAddr) -> std::io::Result<Gate> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (open, _) = tokio::sync::watch::channel(true);
+        let open = Arc::new(open);
+        let state = open.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watch = state.subscribe();
+                if !*watch.borrow() {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Ok(Gate { addr, open, task })
+    }
+
+    pub fn shut(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+}

@@ -1,5 +1,6 @@
-//! The reference phone client, and the test network that misbehaves on
-//! purpose. Integration tests and benchmarks drive the server with them.
+//! The reference phone client, the test network that misbehaves on
+//! purpose, and photo fixtures made by code. Integration tests and benchmarks drive the server with them.
 
 pub mod client;
 pub mod flaky;
+pub mod images;

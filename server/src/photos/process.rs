@@ -20,12 +20,15 @@ use image::{DynamicImage, ImageReader, RgbImage};
 pub const THUMBNAIL_PX: u32 = 320;
 /// Longer side of the review image, in pixels.
 pub const REVIEW_PX: u32 = 1600;
-/// Largest image accepted, in pixels (a 200-megapixel phone sensor fits).
-pub const MAX_PIXELS: u64 = 210_000_000;
+/// Largest JPEG accepted, in pixels (a 200-megapixel phone sensor fits:
+/// JPEG decodes at a reduced scale, so memory stays small).
+pub const MAX_JPEG_PIXELS: u64 = 210_000_000;
+/// Largest PNG or WebP accepted, in pixels: these decode at full size.
+pub const MAX_OTHER_PIXELS: u64 = 50_000_000;
 /// Longest side accepted, in pixels.
 pub const MAX_SIDE: u32 = 30_000;
 /// Most memory a decoder may ask for.
-const MAX_DECODE_BYTES: u64 = 768 * 1024 * 1024;
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 82;
 
 /// When EXIF says the photo was taken. `offset` is missing when the camera
@@ -89,16 +92,16 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn check_size(width: u32, height: u32) -> Result<(), Invalid> {
+fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), Invalid> {
     if width == 0 || height == 0 {
         return Err(invalid("the image has no pixels"));
     }
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > max_pixels
     {
         return Err(invalid(format!(
             "the image is {width}×{height} pixels, larger than the {MAX_SIDE}-pixel side or \
              {} megapixels accepted",
-            MAX_PIXELS / 1_000_000
+            max_pixels / 1_000_000
         )));
     }
     Ok(())
@@ -160,7 +163,7 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(RgbImage, u32, u32), Invalid> {
         return Err(invalid("the JPEG has no frame header"));
     };
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    check_size(w, h)?;
+    check_size(w, h, MAX_JPEG_PIXELS)?;
     let long = w.max(h);
     let want = |side: u32| {
         u16::try_from(
@@ -214,7 +217,7 @@ fn decode_other(bytes: &[u8]) -> Result<(RgbImage, u32, u32), Invalid> {
         .into_decoder()
         .map_err(|e| invalid(format!("the image cannot be decoded: {e}")))?;
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
-    check_size(w, h)?;
+    check_size(w, h, MAX_OTHER_PIXELS)?;
     let image = DynamicImage::from_decoder(decoder)
         .map_err(|e| invalid(format!("the image cannot be decoded: {e}")))?;
     Ok((image.into_rgb8(), w, h))
@@ -453,10 +456,11 @@ mod tests {
 
     #[test]
     fn sizes_are_bounded() {
-        assert!(check_size(4000, 3000).is_ok());
-        assert!(check_size(0, 10).is_err());
-        assert!(check_size(MAX_SIDE + 1, 10).is_err());
-        assert!(check_size(20_000, 20_000).is_err());
+        assert!(check_size(4000, 3000, MAX_OTHER_PIXELS).is_ok());
+        assert!(check_size(16_320, 12_240, MAX_JPEG_PIXELS).is_ok());
+        assert!(check_size(16_320, 12_240, MAX_OTHER_PIXELS).is_err());
+        assert!(check_size(0, 10, MAX_JPEG_PIXELS).is_err());
+        assert!(check_size(MAX_SIDE + 1, 10, MAX_JPEG_PIXELS).is_err());
     }
 
     #[test]

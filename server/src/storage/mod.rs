@@ -80,8 +80,9 @@ pub struct Stored {
 pub struct Storage {
     client: Client,
     bucket: String,
+    region: String,
     /// The in-process endpoint, when this server runs one.
-    _embedded: Option<embedded::Embedded>,
+    embedded: Option<embedded::Embedded>,
 }
 
 /// Where and how to reach a store.
@@ -135,7 +136,8 @@ impl Storage {
         let storage = Storage {
             client: client(&endpoint),
             bucket: config.s3_bucket.clone(),
-            _embedded: running,
+            region: config.s3_region.clone(),
+            embedded: running,
         };
         match storage.ensure_bucket().await {
             Ok(()) => {
@@ -149,6 +151,12 @@ impl Storage {
     }
 
     /// Create the bucket unless it is there.
+    /// How to reach the embedded endpoint, when this server runs one (for
+    /// other processes sharing it, and tests).
+    pub fn embedded_endpoint(&self) -> Option<Endpoint> {
+        self.embedded.as_ref().map(|e| e.endpoint(&self.region))
+    }
+
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
         if self.ready().await.is_ok() {
             return Ok(());

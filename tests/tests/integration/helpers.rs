@@ -504,6 +504,12 @@ impl TestApp {
 /// Add a photo of `bytes` (a JPEG as far as the manifest says) to the first
 /// answer of an audit made by `full_audit`; its id.
 pub fn add_photo(audit: &mut Value, bytes: &[u8]) -> Uuid {
+    add_photo_as(audit, bytes, "image/jpeg")
+}
+
+/// Add a photo of `bytes` listed as `content_type`, taken now by the
+/// phone's clock; its id.
+pub fn add_photo_as(audit: &mut Value, bytes: &[u8], content_type: &str) -> Uuid {
     use sha2::Digest;
     let id = Uuid::new_v4();
     let sha: String = sha2::Sha256::digest(bytes)
@@ -513,7 +519,7 @@ pub fn add_photo(audit: &mut Value, bytes: &[u8]) -> Uuid {
     let item = audit["answers"][0]["item_id"].clone();
     audit["photos"].as_array_mut().expect("photos").push(
         json!({"id": id, "item_id": item, "sha256": sha, "bytes": bytes.len(),
-                     "content_type": "image/jpeg", "taken_at": chrono::Utc::now()}),
+                     "content_type": content_type, "taken_at": chrono::Utc::now()}),
     );
     audit["answers"][0]["photo_ids"]
         .as_array_mut()

@@ -14,5 +14,6 @@ mod ops;
 mod organisation;
 mod permissions;
 mod phone;
+mod photo_processing;
 mod photos;
 mod sync;

@@ -1,8 +1,13 @@
-//! Photo files from the phone to the store (SPEC §7): presigned uploads to
-//! the S3-compatible endpoint over HTTP, and the completion check.
+//! Photo files from the phone to the store and on to reviewers (SPEC §7):
+//! presigned uploads to the S3-compatible endpoint over HTTP, the
+//! completion check, processing in the job queue, evidence flags, and the
+//! reviewers' URLs.
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use storecheck_tests::images::{self, Exif, View};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -40,12 +45,8 @@ async fn pushed_with_photos() -> Shot {
     let app = TestApp::spawn().await;
     let f = app.field().await;
     let mut audit = full_audit(Uuid::new_v4(), 1, f.assignment, &f.version, f.store_at);
-    let files: Vec<Vec<u8>> = (0..2u8)
-        .map(|n| {
-            (0..4096u32)
-                .map(|i| (i as u8) ^ n.wrapping_mul(37))
-                .collect()
-        })
+    let files: Vec<Vec<u8>> = (0..2u64)
+        .map(|n| images::jpeg(&images::shelf(n + 1, 640, 480, View::default()), 85, None))
         .collect();
     let photos = files
         .into_iter()
@@ -133,8 +134,12 @@ async fn photos_go_up_through_presigned_urls_and_are_verified() {
             .await;
         assert_eq!((s, &again), (StatusCode::OK, &b));
     }
-    let states = photo_states(&shot).await;
-    assert!(states.iter().all(|(_, s)| s == "uploaded"), "{states:?}");
+    let detail = settled(&shot.app, shot.audit).await;
+    let ours: Vec<&Value> = ours(&detail, &shot.photos);
+    assert!(
+        ours.iter().all(|p| p["state"] == "processed"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
@@ -310,4 +315,321 @@ async fn an_expired_upload_url_is_refused() {
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "upload_missing");
+}
+
+/// Upload `bytes` with `ticket` and complete the photo; the completion's answer.
+async fn deliver(app: &TestApp, token: &str, ticket: &Value, bytes: &[u8]) -> (StatusCode, Value) {
+    let res = upload(app, ticket, bytes.to_vec()).await;
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+    let photo = ticket["photo_id"].as_str().expect("photo_id");
+    app.post(&format!("/api/v1/photos/{photo}/complete"), token, json!({}))
+        .await
+}
+
+/// The audit as HQ sees it once no received photo waits for processing.
+async fn settled(app: &TestApp, audit: Uuid) -> Value {
+    let hq = app.hq().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (s, detail) = app.get(&format!("/api/v1/audits/{audit}"), &hq.access).await;
+        assert_eq!(s, StatusCode::OK, "{detail}");
+        let busy = detail["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .any(|p| p["state"] == "uploaded");
+        if !busy {
+            return detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "photos still waiting for processing: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The photo views of `photos` in an audit detail, in their order.
+fn ours<'a>(detail: &'a Value, photos: &[(Uuid, Vec<u8>)]) -> Vec<&'a Value> {
+    photos
+        .iter()
+        .map(|(id, _)| {
+            detail["photos"]
+                .as_array()
+                .expect("photos")
+                .iter()
+                .find(|p| p["id"] == json!(id))
+                .unwrap_or_else(|| panic!("photo {id} missing: {detail}"))
+        })
+        .collect()
+}
+
+async fn fetch(app: &TestApp, url: &Value) -> Vec<u8> {
+    let res = app
+        .client
+        .get(url.as_str().unwrap_or_else(|| panic!("a URL: {url}")))
+        .send()
+        .await
+        .expect("store reachable");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.bytes().await.expect("body").to_vec()
+}
+
+/// One more assignment for the field's auditor, at a new store of its region.
+async fn another_assignment(app: &TestApp, f: &Field, code: &str) -> Uuid {
+    let store = app.create_store(&f.hq, code, f.region).await;
+    let (s, b) = app.assign(&f.hq, store, f.auditor, f.catalog.version).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    id_of(&b)
+}
+
+/// Push one audit for `assignment` listing `files` (bytes, content type);
+/// the audit id and its photos.
+async fn push_photos(
+    app: &TestApp,
+    f: &Field,
+    assignment: Uuid,
+    files: Vec<(Vec<u8>, &str)>,
+) -> (Uuid, Vec<(Uuid, Vec<u8>)>, Value) {
+    let id = Uuid::new_v4();
+    let mut audit = full_audit(id, 1, assignment, &f.version, f.store_at);
+    let photos: Vec<(Uuid, Vec<u8>)> = files
+        .into_iter()
+        .map(|(bytes, ty)| (add_photo_as(&mut audit, &bytes, ty), bytes))
+        .collect();
+    let (s, reply) = app.push(&f.auditor_token, vec![audit]).await;
+    assert_eq!(s, StatusCode::OK, "{reply}");
+    assert_eq!(reply["results"][0]["outcome"], "accepted", "{reply}");
+    for (photo, bytes) in &photos {
+        let (s, b) = deliver(app, &f.auditor_token, &ticket_for(&reply, *photo), bytes).await;
+        assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("uploaded")), "{b}");
+    }
+    (id, photos, reply)
+}
+
+fn decode(jpeg: &[u8]) -> image::RgbImage {
+    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .expect("a JPEG")
+        .into_rgb8()
+}
+
+#[tokio::test]
+async fn processed_photos_reach_reviewers_as_upright_derivatives_without_metadata() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let (_, cursor) = app.get("/api/v1/sync/pull", &f.auditor_token).await;
+    let cursor = cursor["cursor"].as_str().expect("cursor").to_owned();
+    let turned = Exif {
+        orientation: Some(6),
+        gps: Some(f.store_at),
+        ..Exif::default()
+    };
+    let file = images::jpeg(&images::shelf(11, 1200, 900, View::default()), 90, Some(&turned));
+    let (audit, photos, _) =
+        push_photos(&app, &f, f.assignment, vec![(file.clone(), "image/jpeg")]).await;
+    let detail = settled(&app, audit).await;
+    let photo = ours(&detail, &photos)[0];
+    assert_eq!(photo["state"], "processed", "{photo}");
+    assert_eq!(photo["flags"], json!([]), "taken on site, during the visit: {photo}");
+    assert_eq!((photo["width"].as_u64(), photo["height"].as_u64()), (Some(900), Some(1200)));
+    let progress = &detail["photo_progress"];
+    assert_eq!(progress["processed"], 1, "{progress}");
+    assert!(
+        !progress["waiting"].as_array().expect("waiting").contains(&json!(photos[0].0)),
+        "{progress}"
+    );
+    assert_eq!(
+        progress["received"].as_u64().expect("received") + progress["waiting"].as_array().expect("waiting").len() as u64,
+        progress["listed"].as_u64().expect("listed"),
+        "{progress}"
+    );
+
+    let urls = &photo["urls"];
+    let thumb = fetch(&app, &urls["thumbnail"]).await;
+    let review = fetch(&app, &urls["review"]).await;
+    assert_eq!(decode(&thumb).dimensions(), (240, 320), "upright, 320 px");
+    assert_eq!(decode(&review).dimensions(), (900, 1200), "upright, not enlarged");
+    for d in [&thumb, &review] {
+        assert!(!d.windows(4).any(|w| w == b"Exif"), "no EXIF, no GPS");
+    }
+    assert_eq!(fetch(&app, &urls["original"]).await, file, "the original as sent");
+
+    // The auditor sees the photo's state but gets no URLs.
+    let (s, own) = app.get(&format!("/api/v1/audits/{audit}"), &f.auditor_token).await;
+    assert_eq!(s, StatusCode::OK, "{own}");
+    assert!(own["photos"].as_array().expect("photos").iter().all(|p| p["urls"].is_null()));
+    // A manager of another region gets nothing at all.
+    let hq = app.hq().await;
+    let south = app.create_region(&hq.access, "south").await;
+    app.create_user_directly("sam@test.example", storecheck_shared::Role::RegionalManager, vec![south])
+        .await;
+    let sam = app.login("sam@test.example").await;
+    let (s, b) = app.get(&format!("/api/v1/audits/{audit}"), &sam.access).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+
+    // The phone hears of its photo's progress on the next pull.
+    let (s, pulled) = app
+        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &f.auditor_token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{pulled}");
+    let state = pulled["audits"]
+        .as_array()
+        .expect("audits")
+        .iter()
+        .find(|a| a["id"] == json!(audit))
+        .unwrap_or_else(|| panic!("the audit is in the pull: {pulled}"));
+    assert_eq!(state["photos"], *progress, "{state}");
+}
+
+#[tokio::test]
+async fn unusable_files_end_invalid_with_a_reason_and_the_audit_is_intact() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let good = images::jpeg(&images::shelf(5, 640, 480, View::default()), 85, None);
+    let files = vec![
+        (b"%PDF-1.4 a receipt, not a photo".to_vec(), "image/jpeg"),
+        (good[..good.len() / 2].to_vec(), "image/jpeg"),
+        (images::jpeg_bomb(), "image/jpeg"),
+        (images::png_bomb(), "image/png"),
+    ];
+    let (audit, photos, reply) = push_photos(&app, &f, f.assignment, files).await;
+    let total = reply["results"][0]["current"]["total"].clone();
+    let detail = settled(&app, audit).await;
+    for (p, why) in ours(&detail, &photos).into_iter().zip([
+        "not a JPEG, PNG or WebP",
+        "cannot be decoded",
+        "larger than",
+        "larger than",
+    ]) {
+        assert_eq!(p["state"], "invalid", "{p}");
+        let reason = p["invalid_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(why), "{reason}");
+        assert!(p["urls"]["thumbnail"].is_null(), "no derivative of an invalid file");
+        assert!(p["urls"]["original"].is_string(), "the file itself is kept");
+    }
+    assert_eq!(detail["photo_progress"]["invalid"], 4);
+    assert_eq!(detail["status"], "submitted");
+    assert_eq!(detail["total"], total, "the score is untouched");
+    assert_eq!(detail["revision"], 1);
+}
+
+#[tokio::test]
+async fn a_reused_photo_is_flagged_in_both_audits_and_another_shot_of_the_shelf_is_not() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let shelf = images::shelf(21, 1600, 1200, View::default());
+    let first = images::jpeg(&shelf, 90, None);
+    let small = image::imageops::resize(&shelf, 800, 600, image::imageops::FilterType::Triangle);
+    let copy = images::jpeg(&small, 60, None);
+    let step_aside = View {
+        left: 0.15,
+        top: 0.05,
+        width: 0.8,
+        brightness: 0.9,
+    };
+    let other_shot = images::jpeg(&images::shelf(21, 1600, 1200, step_aside), 90, None);
+
+    let (a, a_photos, _) = push_photos(&app, &f, f.assignment, vec![(first.clone(), "image/jpeg")]).await;
+    settled(&app, a).await;
+    let b_assignment = another_assignment(&app, &f, "N-2").await;
+    let (b, b_photos, _) =
+        push_photos(&app, &f, b_assignment, vec![(copy, "image/jpeg"), (first, "image/jpeg")]).await;
+    let c_assignment = another_assignment(&app, &f, "N-3").await;
+    let (c, c_photos, _) = push_photos(&app, &f, c_assignment, vec![(other_shot, "image/jpeg")]).await;
+
+    let b_detail = settled(&app, b).await;
+    let c_detail = settled(&app, c).await;
+    let a_detail = settled(&app, a).await;
+    let resized = ours(&b_detail, &b_photos)[0];
+    assert_eq!(resized["flags"], json!(["photo_reused"]), "{resized}");
+    assert_eq!(resized["matches"][0]["audit_id"], json!(a));
+    assert_eq!(resized["matches"][0]["photo_id"], json!(a_photos[0].0));
+    assert_eq!(resized["matches"][0]["same_file"], false);
+    let resent = ours(&b_detail, &b_photos)[1];
+    let flags = resent["flags"].as_array().expect("flags");
+    assert!(flags.contains(&json!("photo_file_in_other_audit")), "{resent}");
+    // The first audit's reviewer sees both reuses too.
+    let original = ours(&a_detail, &a_photos)[0];
+    let matched: Vec<&Value> = original["matches"].as_array().expect("matches").iter().map(|m| &m["photo_id"]).collect();
+    assert!(matched.contains(&&json!(b_photos[0].0)), "{original}");
+    assert!(matched.contains(&&json!(b_photos[1].0)), "{original}");
+    // Another shot of the same shelf is a picture of its own.
+    let shot = ours(&c_detail, &c_photos)[0];
+    assert_eq!(shot["state"], "processed");
+    assert_eq!(shot["flags"], json!([]), "{shot}");
+    assert_eq!(shot["matches"], json!([]), "{shot}");
+}
+
+#[tokio::test]
+async fn photos_taken_at_another_time_or_place_are_flagged() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let earlier = chrono::Utc::now() - chrono::Duration::hours(5);
+    let shanghai = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
+    let old = Exif {
+        taken: Some(earlier.with_timezone(&shanghai).format("%Y:%m:%d %H:%M:%S").to_string()),
+        offset: Some("+08:00".into()),
+        gps: Some(f.store_at),
+        ..Exif::default()
+    };
+    let away = Exif {
+        // About 5 km north of the store.
+        gps: Some((f.store_at.0 + 0.045, f.store_at.1)),
+        ..Exif::default()
+    };
+    let now_here = Exif {
+        taken: Some(chrono::Utc::now().with_timezone(&shanghai).format("%Y:%m:%d %H:%M:%S").to_string()),
+        gps: Some(f.store_at),
+        ..Exif::default()
+    };
+    let files = [(31, old), (32, away), (33, now_here)]
+        .into_iter()
+        .map(|(seed, e)| {
+            (images::jpeg(&images::shelf(seed, 400, 300, View::default()), 85, Some(&e)), "image/jpeg")
+        })
+        .collect();
+    let (audit, photos, _) = push_photos(&app, &f, f.assignment, files).await;
+    let detail = settled(&app, audit).await;
+    let got: Vec<&Value> = ours(&detail, &photos).iter().map(|p| &p["flags"]).collect();
+    assert_eq!(
+        got,
+        [
+            &json!(["photo_taken_outside_visit"]),
+            &json!(["photo_off_site"]),
+            &json!([])
+        ],
+        "{detail}"
+    );
+    let taken: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(ours(&detail, &photos)[0]["exif_taken_at"].clone()).expect("exif time");
+    assert!((taken - earlier).num_seconds().abs() <= 1, "{taken} vs {earlier}");
+}
+
+#[tokio::test]
+async fn a_completion_that_never_arrives_is_made_up_for_by_the_sweep() {
+    let app = TestApp::spawn_with(|cfg| {
+        cfg.storage.upload_url_ttl = 1;
+        cfg.photo_sweep_interval = 1;
+    })
+    .await;
+    let f = app.field().await;
+    let file = images::jpeg(&images::shelf(41, 320, 240, View::default()), 85, None);
+    let mut audit = full_audit(Uuid::new_v4(), 1, f.assignment, &f.version, f.store_at);
+    let photo = add_photo(&mut audit, &file);
+    let id: Uuid = serde_json::from_value(audit["id"].clone()).expect("id");
+    let (_, reply) = app.push(&f.auditor_token, vec![audit]).await;
+    let res = upload(&app, &ticket_for(&reply, photo), file.clone()).await;
+    assert!(res.status().is_success());
+    // No completion: the phone lost its network right after the upload.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = settled(&app, id).await;
+        let p = ours(&detail, &[(photo, file.clone())])[0].clone();
+        if p["state"] == "processed" {
+            break;
+        }
+        assert_eq!(p["state"], "pending_upload", "{p}");
+        assert!(std::time::Instant::now() < deadline, "the sweep never found the upload");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -9,6 +9,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod import;
+mod jobs;
 mod lifecycle;
 mod ops;
 mod organisation;

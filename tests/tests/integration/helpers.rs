@@ -71,8 +71,17 @@ impl TestApp {
     /// A second server on this one's PostgreSQL database (`None` on SQLite,
     /// where one server process owns the database file).
     pub async fn spawn_beside(&self) -> Option<TestApp> {
+        self.spawn_beside_with(|_| {}).await
+    }
+
+    /// A second server on this one's PostgreSQL database with settings
+    /// changed by `tweak` (`None` on SQLite).
+    pub async fn spawn_beside_with(
+        &self,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> Option<TestApp> {
         let url = self.database_url.clone()?;
-        Some(Self::start(Some(url), |_| {}).await)
+        Some(Self::start(Some(url), tweak).await)
     }
 
     async fn start(database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use sea_orm::EntityTrait;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storecheck_tests::images::{self, Exif, View};
@@ -631,5 +633,179 @@ async fn a_completion_that_never_arrives_is_made_up_for_by_the_sweep() {
         assert_eq!(p["state"], "pending_upload", "{p}");
         assert!(std::time::Instant::now() < deadline, "the sweep never found the upload");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A server whose photo store is `upstream`'s embedded one, reached through
+/// a gate the test can shut; it runs no job worker of its own.
+async fn behind_a_gate(upstream: &TestApp) -> (TestApp, storecheck_tests::flaky::Gate) {
+    let store = upstream
+        .state
+        .storage
+        .embedded_endpoint()
+        .expect("the upstream runs the embedded store");
+    let addr: std::net::SocketAddr = store
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a loopback address");
+    let gate = storecheck_tests::flaky::Gate::start(addr).await.expect("gate");
+    let url = format!("http://{}", gate.addr);
+    let app = TestApp::spawn_with(move |cfg| {
+        cfg.storage.s3_endpoint = Some(url);
+        cfg.storage.s3_region = store.region;
+        cfg.storage.s3_access_key_id = Some(store.access_key_id);
+        cfg.storage.s3_secret_access_key = Some(store.secret_access_key);
+        cfg.photo_workers = 0;
+    })
+    .await;
+    (app, gate)
+}
+
+fn start_worker(app: &TestApp) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut settings = app.state.config.worker_settings();
+    settings.concurrency = 2;
+    settings.poll = Duration::from_millis(20);
+    let task = tokio::spawn(storecheck_server::jobs::run(
+        app.state.db.clone(),
+        settings,
+        storecheck_server::photos::work::handler(app.state.clone()),
+        app.state.metrics.clone(),
+        app.state.jobs.clone(),
+        stopped,
+    ));
+    (stop, task)
+}
+
+fn jobs_done(app: &TestApp) -> u64 {
+    let text = app.state.metrics.render(None);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "storecheck_job_duration_seconds_count{kind=\"photo.process\",outcome=\"done\"} ",
+            )
+        })
+        .map_or(0, |n| n.parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_store_that_goes_down_costs_retries_never_photos() {
+    let upstream = TestApp::spawn().await;
+    let (app, gate) = behind_a_gate(&upstream).await;
+    let f = app.field().await;
+    let files: Vec<Vec<u8>> = (0..3u64)
+        .map(|n| images::jpeg(&images::shelf(50 + n, 480, 360, View::default()), 85, None))
+        .collect();
+    let mut audit = full_audit(Uuid::new_v4(), 1, f.assignment, &f.version, f.store_at);
+    let photos: Vec<(Uuid, Vec<u8>)> = files
+        .into_iter()
+        .map(|b| (add_photo(&mut audit, &b), b))
+        .collect();
+    let id: Uuid = serde_json::from_value(audit["id"].clone()).expect("id");
+
+    // Down during the push: the audit is stored and the upload URLs given
+    // (signing needs no store); readiness says the store is gone.
+    gate.shut();
+    let (s, reply) = app.push(&f.auditor_token, vec![audit]).await;
+    assert_eq!(s, StatusCode::OK, "{reply}");
+    assert_eq!(reply["results"][0]["outcome"], "accepted");
+    let res = app.client.get(app.url("/readyz")).send().await.expect("answer");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Down during the upload: the phone's PUT fails and is tried again.
+    let ticket = ticket_for(&reply, photos[0].0);
+    let put = app
+        .client
+        .put(ticket["url"].as_str().expect("url"))
+        .body(photos[0].1.clone())
+        .send()
+        .await;
+    assert!(put.is_err() || !put.is_ok_and(|r| r.status().is_success()));
+
+    gate.open();
+    for (photo, bytes) in &photos {
+        let res = upload(&app, &ticket_for(&reply, *photo), bytes.clone()).await;
+        assert!(res.status().is_success(), "{:?}", res.text().await);
+    }
+    // Down during the completion: a retryable answer, nothing recorded.
+    gate.shut();
+    let path = format!("/api/v1/photos/{}/complete", photos[0].0);
+    let res = app
+        .send(reqwest::Method::POST, &path, Some(&f.auditor_token), Some(&json!({})))
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    let (s, b) = into_json(res).await;
+    assert_error(s, &b, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    gate.open();
+    for (photo, _) in &photos {
+        let (s, b) = app
+            .post(&format!("/api/v1/photos/{photo}/complete"), &f.auditor_token, json!({}))
+            .await;
+        assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("uploaded")), "{b}");
+    }
+
+    // Down while processing: the jobs wait and are tried again.
+    gate.shut();
+    let (stop, worker) = start_worker(&app);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let jobs = storecheck_server::entities::jobs::Entity::find()
+            .all(&app.state.db)
+            .await
+            .expect("jobs");
+        if jobs.len() == photos.len() && jobs.iter().all(|j| j.last_error.is_some()) {
+            assert!(jobs.iter().all(|j| j.failures == 0), "waiting is not failing");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the jobs never tried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gate.open();
+    let detail = settled(&app, id).await;
+    assert!(
+        ours(&detail, &photos).iter().all(|p| p["state"] == "processed"),
+        "{detail}"
+    );
+    assert_eq!(jobs_done(&app), photos.len() as u64, "each processed once");
+    stop.send_replace(true);
+    worker.await.expect("worker stops");
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_share_the_processing() {
+    let first = TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await;
+    let store = first.state.storage.embedded_endpoint().expect("embedded store");
+    let Some(second) = first
+        .spawn_beside_with(move |cfg| {
+            cfg.storage.s3_endpoint = Some(store.url);
+            cfg.storage.s3_region = store.region;
+            cfg.storage.s3_access_key_id = Some(store.access_key_id);
+            cfg.storage.s3_secret_access_key = Some(store.secret_access_key);
+            cfg.photo_workers = 0;
+        })
+        .await
+    else {
+        eprintln!("SQLite: one server process owns the database; nothing to share");
+        return;
+    };
+    let f = first.field().await;
+    let files: Vec<(Vec<u8>, &str)> = (0..16u64)
+        .map(|n| (images::jpeg(&images::shelf(70 + n, 320, 240, View::default()), 80, None), "image/jpeg"))
+        .collect();
+    let (audit, photos, _) = push_photos(&first, &f, f.assignment, files).await;
+    // Both servers' workers start on a full queue at the same moment.
+    let workers = [start_worker(&first), start_worker(&second)];
+    let detail = settled(&first, audit).await;
+    assert!(
+        ours(&detail, &photos).iter().all(|p| p["state"] == "processed"),
+        "{detail}"
+    );
+    let (a, b) = (jobs_done(&first), jobs_done(&second));
+    assert_eq!(a + b, photos.len() as u64, "every job run once: {a} + {b}");
+    for (stop, task) in workers {
+        stop.send_replace(true);
+        task.await.expect("worker stops");
     }
 }

@@ -791,7 +791,7 @@ async fn two_servers_on_one_database_share_the_processing() {
         return;
     };
     let f = first.field().await;
-    let files: Vec<(Vec<u8>, &str)> = (0..16u64)
+    let files: Vec<(Vec<u8>, &str)> = (0..10u64)
         .map(|n| (images::jpeg(&images::shelf(70 + n, 320, 240, View::default()), 80, None), "image/jpeg"))
         .collect();
     let (audit, photos, _) = push_photos(&first, &f, f.assignment, files).await;

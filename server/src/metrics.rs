@@ -120,7 +120,11 @@ impl Metrics {
         if let Some(d) = depth {
             out.push_str("# HELP storecheck_jobs Background jobs in the shared queue, by state.\n");
             out.push_str("# TYPE storecheck_jobs gauge\n");
-            for (state, n) in [("queued", d.queued), ("running", d.running), ("failed", d.failed)] {
+            for (state, n) in [
+                ("queued", d.queued),
+                ("running", d.running),
+                ("failed", d.failed),
+            ] {
                 let _ = writeln!(out, "storecheck_jobs{{state=\"{state}\"}} {n}");
             }
         }

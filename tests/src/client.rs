@@ -5,7 +5,10 @@
 //! download assignments and checklists while there is a network, fill in
 //! audits with none, edit them, queue them, and sync later. Syncing retries
 //! with exponential backoff; pushes are idempotent, so sending an audit
-//! twice after a lost reply is harmless.
+//! twice after a lost reply is harmless. Photos are kept on the phone until
+//! the server has them: each goes straight to the store through its
+//! presigned URL (a fresh one asked for whenever one fails), then is
+//! completed; a lost completion is simply sent again.
 
 use std::time::Duration;
 
@@ -16,7 +19,8 @@ use sea_orm::sqlx::{self, Row, SqlitePool, sqlite::SqliteConnectOptions};
 use serde_json::Value;
 use storecheck_shared::catalog::{Assignment, ChecklistVersion, ItemKind};
 use storecheck_shared::sync::{
-    AnswerPayload, AuditPayload, GeoPoint, PullResponse, PushOutcome, PushRequest, PushResponse,
+    AnswerPayload, AuditPayload, GeoPoint, PhotoManifest, PhotoUpload, PullResponse, PushOutcome,
+    PushRequest, PushResponse,
 };
 use uuid::Uuid;
 
@@ -47,6 +51,19 @@ pub struct PhoneClient {
     pub retry: Retry,
     /// Audits per push request.
     pub batch: usize,
+    /// Send photo uploads to this address instead of the one in their URL
+    /// (keeping the URL's host in the `Host` header), as a network path
+    /// through a proxy does.
+    pub store_via: Option<std::net::SocketAddr>,
+}
+
+/// What a photo upload round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PhotoReport {
+    /// Files the server now has.
+    pub delivered: usize,
+    /// Files still on the phone only: the network gave out.
+    pub left: usize,
 }
 
 /// Where a queued audit stands after a sync.
@@ -108,6 +125,7 @@ impl PhoneClient {
             "CREATE TABLE IF NOT EXISTS stores (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS audits (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, result TEXT)",
+            "CREATE TABLE IF NOT EXISTS photos (id TEXT PRIMARY KEY, audit TEXT NOT NULL, content_type TEXT NOT NULL, bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, ticket TEXT)",
         ] {
             sqlx::query(ddl).execute(&db).await?;
         }
@@ -123,6 +141,7 @@ impl PhoneClient {
             password: password.to_owned(),
             retry: Retry::default(),
             batch: 25,
+            store_via: None,
         })
     }
 
@@ -415,6 +434,190 @@ impl PhoneClient {
         self.save(&p, LocalState::Draft).await
     }
 
+    /// Take a photo for an answered item of a draft: the file stays on the
+    /// phone until the server has it.
+    pub async fn attach_photo(
+        &self,
+        audit: Uuid,
+        item: Uuid,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<Uuid> {
+        use sha2::Digest;
+        let (mut p, state) = self.audit(audit).await?;
+        if state != LocalState::Draft {
+            bail!("audit {audit} is not a draft; edit it first");
+        }
+        let id = Uuid::new_v4();
+        let answer = p
+            .answers
+            .iter_mut()
+            .find(|a| a.item_id == item)
+            .context("answer the item before photographing it")?;
+        answer.photo_ids.push(id);
+        p.photos.push(PhotoManifest {
+            id,
+            item_id: item,
+            sha256: sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            bytes: u64::try_from(bytes.len())?,
+            content_type: content_type.to_owned(),
+            taken_at: Some(Utc::now()),
+        });
+        sqlx::query("INSERT INTO photos (id, audit, content_type, bytes) VALUES (?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(audit.to_string())
+            .bind(content_type)
+            .bind(bytes)
+            .execute(&self.db)
+            .await?;
+        self.save(&p, LocalState::Draft).await?;
+        Ok(id)
+    }
+
+    /// Send every photo of a synced audit the server does not have yet:
+    /// upload to its presigned URL (the push reply's, or a fresh one), then
+    /// complete. What the network loses stays for the next round.
+    pub async fn upload_photos(&self) -> anyhow::Result<PhotoReport> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.bytes, p.ticket FROM photos p JOIN audits a ON a.id = p.audit \
+             WHERE p.delivered = 0 AND a.state = 'synced' ORDER BY p.id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        let mut report = PhotoReport::default();
+        for row in rows {
+            let id: Uuid = row.get::<String, _>(0).parse()?;
+            let bytes: Vec<u8> = row.get(1);
+            let ticket: Option<PhotoUpload> = row
+                .get::<Option<String>, _>(2)
+                .and_then(|t| serde_json::from_str(&t).ok());
+            match self.deliver(id, bytes, ticket).await {
+                Ok(()) => {
+                    sqlx::query("UPDATE photos SET delivered = 1, ticket = NULL WHERE id = ?")
+                        .bind(id.to_string())
+                        .execute(&self.db)
+                        .await?;
+                    report.delivered += 1;
+                }
+                Err(_) => report.left += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn deliver(
+        &self,
+        id: Uuid,
+        bytes: Vec<u8>,
+        ticket: Option<PhotoUpload>,
+    ) -> anyhow::Result<()> {
+        // A completion first: the file may be up already (a lost reply).
+        if self.complete(id).await? {
+            return Ok(());
+        }
+        let mut ticket = match ticket.filter(|t| t.expires_at > Utc::now()) {
+            Some(t) => t,
+            None => self.fresh_ticket(id).await?,
+        };
+        for _ in 0..self.retry.attempts.max(1) {
+            match self.put(&ticket, bytes.clone()).await {
+                Ok(true) => break,
+                // Refused by the store (expired, say): a fresh URL.
+                Ok(false) => ticket = self.fresh_ticket(id).await?,
+                Err(_) => tokio::time::sleep(self.retry.first_backoff).await,
+            }
+        }
+        if self.complete(id).await? {
+            Ok(())
+        } else {
+            bail!("photo {id} did not arrive")
+        }
+    }
+
+    async fn fresh_ticket(&self, id: Uuid) -> anyhow::Result<PhotoUpload> {
+        match self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/photos/{id}/upload-url"),
+                Some(&serde_json::json!({})),
+                None,
+            )
+            .await?
+        {
+            (StatusCode::OK, _, Some(v)) => Ok(serde_json::from_value(v)?),
+            (status, _, v) => bail!("upload-url answered {status}: {v:?}"),
+        }
+    }
+
+    /// `Ok(true)` stored, `Ok(false)` refused by the store, `Err` lost.
+    async fn put(&self, t: &PhotoUpload, bytes: Vec<u8>) -> anyhow::Result<bool> {
+        let url = reqwest::Url::parse(&t.url)?;
+        let mut target = url.clone();
+        let mut req = match self.store_via {
+            Some(via) => {
+                target
+                    .set_ip_host(via.ip())
+                    .map_err(|()| anyhow::anyhow!("proxy address"))?;
+                target
+                    .set_port(Some(via.port()))
+                    .map_err(|()| anyhow::anyhow!("proxy port"))?;
+                let host = match url.port() {
+                    Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                    None => url.host_str().unwrap_or_default().to_owned(),
+                };
+                self.http.put(target).header("host", host)
+            }
+            None => self.http.put(target),
+        };
+        for (name, value) in &t.headers {
+            req = req.header(name, value);
+        }
+        let res = req.body(bytes).send().await?;
+        let status = res.status();
+        // Read the whole answer: a cut reply is a lost upload.
+        res.bytes().await?;
+        if status.is_server_error() {
+            bail!("store answered {status}");
+        }
+        Ok(status.is_success())
+    }
+
+    /// Whether the server has the photo's file (completing it if it can).
+    async fn complete(&self, id: Uuid) -> anyhow::Result<bool> {
+        match self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/photos/{id}/complete"),
+                Some(&serde_json::json!({})),
+                None,
+            )
+            .await?
+        {
+            (StatusCode::OK, _, Some(_)) => Ok(true),
+            (StatusCode::CONFLICT, _, Some(v))
+                if matches!(
+                    v["error"]["code"].as_str(),
+                    Some("upload_missing" | "upload_mismatch")
+                ) =>
+            {
+                Ok(false)
+            }
+            (status, _, v) => bail!("complete answered {status}: {v:?}"),
+        }
+    }
+
+    /// Photos still on the phone only.
+    pub async fn photos_left(&self) -> anyhow::Result<usize> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM photos WHERE delivered = 0")
+            .fetch_one(&self.db)
+            .await?
+            .get(0);
+        Ok(usize::try_from(n)?)
+    }
+
     /// Answer every item the way a perfect store would earn.
     pub async fn answer_all_passing(&self, audit: Uuid) -> anyhow::Result<()> {
         let (p, _) = self.audit(audit).await?;
@@ -532,6 +735,13 @@ impl PhoneClient {
                 .bind(r.revision)
                 .execute(&mut *tx)
                 .await?;
+                for upload in &r.uploads {
+                    sqlx::query("UPDATE photos SET ticket = ? WHERE id = ?")
+                        .bind(serde_json::to_string(upload)?)
+                        .bind(upload.photo_id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
         }

@@ -97,8 +97,14 @@ fn dms(v: f64) -> Vec<exif::Rational> {
     let m = ((v - d) * 60.0).floor();
     let s = ((v - d) * 60.0 - m) * 60.0;
     vec![
-        exif::Rational { num: d as u32, denom: 1 },
-        exif::Rational { num: m as u32, denom: 1 },
+        exif::Rational {
+            num: d as u32,
+            denom: 1,
+        },
+        exif::Rational {
+            num: m as u32,
+            denom: 1,
+        },
         exif::Rational {
             num: (s * 10_000.0).round() as u32,
             denom: 10_000,
@@ -129,9 +135,15 @@ pub fn exif_block(e: &Exif) -> Vec<u8> {
         fields.push(field(Tag::OffsetTimeOriginal, ascii(o)));
     }
     if let Some((lat, lon)) = e.gps {
-        fields.push(field(Tag::GPSLatitudeRef, ascii(if lat < 0.0 { "S" } else { "N" })));
+        fields.push(field(
+            Tag::GPSLatitudeRef,
+            ascii(if lat < 0.0 { "S" } else { "N" }),
+        ));
         fields.push(field(Tag::GPSLatitude, Value::Rational(dms(lat))));
-        fields.push(field(Tag::GPSLongitudeRef, ascii(if lon < 0.0 { "W" } else { "E" })));
+        fields.push(field(
+            Tag::GPSLongitudeRef,
+            ascii(if lon < 0.0 { "W" } else { "E" }),
+        ));
         fields.push(field(Tag::GPSLongitude, Value::Rational(dms(lon))));
     }
     let mut w = exif::experimental::Writer::new();

@@ -3,8 +3,8 @@
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use storecheck_shared::sync::{
-    AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView,
-    RevisionView, ScoreBreakdown,
+    AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView, RevisionView,
+    ScoreBreakdown,
 };
 use uuid::Uuid;
 

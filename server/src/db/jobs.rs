@@ -85,12 +85,9 @@ pub async fn take(
     };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![
-            lease_until.into(),
-            worker.into(),
-            now.into(),
-            limit.into(),
-        ],
+        DatabaseBackend::Postgres => {
+            vec![lease_until.into(), worker.into(), now.into(), limit.into()]
+        }
         _ => vec![
             lease_until.into(),
             worker.into(),
@@ -181,7 +178,10 @@ pub async fn release_worker(db: &impl ConnectionTrait, worker: &str) -> Result<u
         .col_expr(jobs::Column::State, Expr::value(JobState::Queued))
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::Worker, Expr::value(Option::<String>::None))
-        .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).sub(1))
+        .col_expr(
+            jobs::Column::Attempts,
+            Expr::col(jobs::Column::Attempts).sub(1),
+        )
         .filter(jobs::Column::Worker.eq(worker))
         .filter(jobs::Column::State.eq(JobState::Running))
         .exec(db)

@@ -2,7 +2,9 @@
 //! where each file is on its way to the reviewer.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::entities::enums::PhotoState;
@@ -132,26 +134,28 @@ pub async fn note_urls_issued(
     at: i64,
 ) -> Result<(), ApiError> {
     for chunk in files.chunks(IDS_PER_QUERY / 2) {
-        let rows = chunk.iter().map(|(photo, sha, audit)| photo_files::ActiveModel {
-            photo_id: Set(*photo),
-            sha256: Set(sha.to_ascii_lowercase()),
-            audit_id: Set(*audit),
-            url_issued_at: Set(Some(at)),
-            swept_at: Set(None),
-            width: Set(None),
-            height: Set(None),
-            exif_taken_at: Set(None),
-            latitude: Set(None),
-            longitude: Set(None),
-            phash: Set(None),
-            band0: Set(None),
-            band1: Set(None),
-            band2: Set(None),
-            band3: Set(None),
-            invalid_reason: Set(None),
-            flags: Set("{}".to_owned()),
-            processed_at: Set(None),
-        });
+        let rows = chunk
+            .iter()
+            .map(|(photo, sha, audit)| photo_files::ActiveModel {
+                photo_id: Set(*photo),
+                sha256: Set(sha.to_ascii_lowercase()),
+                audit_id: Set(*audit),
+                url_issued_at: Set(Some(at)),
+                swept_at: Set(None),
+                width: Set(None),
+                height: Set(None),
+                exif_taken_at: Set(None),
+                latitude: Set(None),
+                longitude: Set(None),
+                phash: Set(None),
+                band0: Set(None),
+                band1: Set(None),
+                band2: Set(None),
+                band3: Set(None),
+                invalid_reason: Set(None),
+                flags: Set("{}".to_owned()),
+                processed_at: Set(None),
+            });
         photo_files::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([photo_files::Column::PhotoId, photo_files::Column::Sha256])
@@ -306,7 +310,11 @@ pub async fn files(
                 .all(db)
                 .await?
                 .into_iter()
-                .filter(|f| chunk.iter().any(|(p, s)| *p == f.photo_id && *s == f.sha256)),
+                .filter(|f| {
+                    chunk
+                        .iter()
+                        .any(|(p, s)| *p == f.photo_id && *s == f.sha256)
+                }),
         );
     }
     Ok(found)

@@ -136,8 +136,12 @@ pub async fn run(
                         let Ok(permit) = slots.clone().acquire_owned().await else {
                             break;
                         };
-                        let (db, handler, metrics, settings) =
-                            (db.clone(), handler.clone(), metrics.clone(), settings.clone());
+                        let (db, handler, metrics, settings) = (
+                            db.clone(),
+                            handler.clone(),
+                            metrics.clone(),
+                            settings.clone(),
+                        );
                         let span = tracing::info_span!("job", kind = %job.kind, key = %job.key, attempt = job.attempts);
                         running.spawn(
                             async move {
@@ -168,7 +172,10 @@ pub async fn run(
     }
     let in_flight = running.len();
     if in_flight > 0 {
-        tracing::info!(in_flight, "job worker stopping: letting jobs in flight finish");
+        tracing::info!(
+            in_flight,
+            "job worker stopping: letting jobs in flight finish"
+        );
         let drained = tokio::time::timeout(settings.grace, async {
             while running.join_next().await.is_some() {}
         })
@@ -215,9 +222,14 @@ async fn run_one(
         Ok(()) => ("done", db::jobs::finish(db, id, attempts).await),
         Err(JobError::Unavailable(e)) => {
             tracing::info!(error = %e, "job waits for what it needs");
-            let age = (chrono::Utc::now() - job.created_at).to_std().unwrap_or_default();
+            let age = (chrono::Utc::now() - job.created_at)
+                .to_std()
+                .unwrap_or_default();
             let at = now + ms(unavailable_backoff(age));
-            ("retried", db::jobs::retry(db, id, attempts, at, &e, false).await)
+            (
+                "retried",
+                db::jobs::retry(db, id, attempts, at, &e, false).await,
+            )
         }
         Err(JobError::Failed(e)) if job.failures + 1 >= settings.max_failures => {
             tracing::error!(error = %e, failures = job.failures + 1, "job given up");
@@ -226,7 +238,10 @@ async fn run_one(
         Err(JobError::Failed(e)) => {
             tracing::warn!(error = %e, failures = job.failures + 1, "job failed; retrying");
             let at = now + ms(backoff(job.failures, jitter()));
-            ("retried", db::jobs::retry(db, id, attempts, at, &e, true).await)
+            (
+                "retried",
+                db::jobs::retry(db, id, attempts, at, &e, true).await,
+            )
         }
     };
     match written {

@@ -32,7 +32,10 @@ pub fn original_key(photo: Uuid, sha256: &str) -> String {
 
 /// The key of a file's thumbnail (JPEG, about 320 px, no metadata).
 pub fn thumbnail_key(photo: Uuid, sha256: &str) -> String {
-    format!("photos/{photo}/{}/thumbnail.jpg", sha256.to_ascii_lowercase())
+    format!(
+        "photos/{photo}/{}/thumbnail.jpg",
+        sha256.to_ascii_lowercase()
+    )
 }
 
 /// The key of a file's review image (JPEG, about 1600 px, no metadata).
@@ -136,8 +139,12 @@ pub async fn views(
                 exif_taken_at: processed.and_then(|f| f.exif_taken_at),
                 latitude: processed.and_then(|f| f.latitude),
                 longitude: processed.and_then(|f| f.longitude),
-                width: processed.and_then(|f| f.width).and_then(|w| u32::try_from(w).ok()),
-                height: processed.and_then(|f| f.height).and_then(|h| u32::try_from(h).ok()),
+                width: processed
+                    .and_then(|f| f.width)
+                    .and_then(|w| u32::try_from(w).ok()),
+                height: processed
+                    .and_then(|f| f.height)
+                    .and_then(|h| u32::try_from(h).ok()),
                 urls: None,
             })
         })
@@ -156,7 +163,9 @@ pub async fn attach_review_urls(
         if p.state == PhotoState::PendingUpload {
             continue;
         }
-        let original = storage.presign_get(&original_key(p.id, &p.sha256), ttl).await?;
+        let original = storage
+            .presign_get(&original_key(p.id, &p.sha256), ttl)
+            .await?;
         let derivative = |key: String| async move {
             Ok::<_, ApiError>(storage.presign_get(&key, ttl).await?.url)
         };
@@ -349,7 +358,10 @@ pub async fn receive(
             promised,
         });
     }
-    let Some(owner) = db::photos::in_force(&state.db, photo).await?.map(|(a, _)| a) else {
+    let Some(owner) = db::photos::in_force(&state.db, photo)
+        .await?
+        .map(|(a, _)| a)
+    else {
         return Ok(Received::Missing);
     };
     let txn = db::begin_write(&state.db).await?;
@@ -365,7 +377,11 @@ pub async fn receive(
 /// The phone says the file is up: check it (see `receive`) and answer the
 /// photo's state. Asked again, it answers the state the photo is in.
 #[instrument(skip_all, fields(photo = %photo))]
-pub async fn complete(state: &AppState, auditor: Uuid, photo: Uuid) -> Result<PhotoStatus, ApiError> {
+pub async fn complete(
+    state: &AppState,
+    auditor: Uuid,
+    photo: Uuid,
+) -> Result<PhotoStatus, ApiError> {
     let (audit, listed) = own_listed(&state.db, auditor, photo).await?;
     let status = |state| PhotoStatus {
         id: photo,

@@ -48,7 +48,10 @@ impl ExifTime {
                 .from_local_datetime(&self.local)
                 .single()
                 .map(|t| t.to_utc()),
-            None => tz.from_local_datetime(&self.local).earliest().map(|t| t.to_utc()),
+            None => tz
+                .from_local_datetime(&self.local)
+                .earliest()
+                .map(|t| t.to_utc()),
         }
     }
 }
@@ -96,8 +99,7 @@ fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), Invalid> {
     if width == 0 || height == 0 {
         return Err(invalid("the image has no pixels"));
     }
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > max_pixels
-    {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > max_pixels {
         return Err(invalid(format!(
             "the image is {width}×{height} pixels, larger than the {MAX_SIDE}-pixel side or \
              {} megapixels accepted",
@@ -197,7 +199,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(RgbImage, u32, u32), Invalid> {
             .collect(),
     };
     if rgb.len() < n * 3 {
-        return Err(invalid("the JPEG decoded to fewer pixels than its header says"));
+        return Err(invalid(
+            "the JPEG decoded to fewer pixels than its header says",
+        ));
     }
     let image = RgbImage::from_raw(sw, sh, rgb)
         .ok_or_else(|| invalid("the JPEG decoded to fewer pixels than its header says"))?;
@@ -236,7 +240,15 @@ fn fit(src: &RgbImage, px: u32) -> Result<RgbImage, Invalid> {
             .max(1)
     };
     let (dw, dh) = (scale(w), scale(h));
-    let resized = resize(src.as_raw(), w, h, dw, dh, PixelType::U8x3, FilterType::Lanczos3)?;
+    let resized = resize(
+        src.as_raw(),
+        w,
+        h,
+        dw,
+        dh,
+        PixelType::U8x3,
+        FilterType::Lanczos3,
+    )?;
     RgbImage::from_raw(dw, dh, resized).ok_or_else(|| invalid("resizing failed"))
 }
 
@@ -250,7 +262,8 @@ fn resize(
     filter: FilterType,
 ) -> Result<Vec<u8>, Invalid> {
     let failed = |e: &dyn std::fmt::Display| invalid(format!("resizing failed: {e}"));
-    let source = fast_image_resize::images::ImageRef::new(w, h, src, pixel).map_err(|e| failed(&e))?;
+    let source =
+        fast_image_resize::images::ImageRef::new(w, h, src, pixel).map_err(|e| failed(&e))?;
     let mut dest = Image::new(dw, dh, pixel);
     Resizer::new()
         .resize(
@@ -365,10 +378,15 @@ fn read_exif(bytes: &[u8]) -> Meta {
         if let Some(off) = ascii(Tag::OffsetTimeOriginal).or_else(|| ascii(Tag::OffsetTime)) {
             let _ = dt.parse_offset(&off);
         }
-        let local = NaiveDate::from_ymd_opt(i32::from(dt.year), u32::from(dt.month), u32::from(dt.day))
-            .and_then(|d| {
-                d.and_hms_opt(u32::from(dt.hour), u32::from(dt.minute), u32::from(dt.second))
-            });
+        let local =
+            NaiveDate::from_ymd_opt(i32::from(dt.year), u32::from(dt.month), u32::from(dt.day))
+                .and_then(|d| {
+                    d.and_hms_opt(
+                        u32::from(dt.hour),
+                        u32::from(dt.minute),
+                        u32::from(dt.second),
+                    )
+                });
         if let Some(local) = local {
             meta.taken = Some(ExifTime {
                 local,

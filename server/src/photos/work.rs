@@ -74,7 +74,9 @@ pub fn handler(state: AppState) -> Handler {
                         .map_err(|e| JobError::Failed(format!("payload: {e}")))?;
                     process_file(&state, key.photo_id, &key.sha256).await
                 }
-                other => Err(JobError::Failed(format!("no handler for jobs of kind {other}"))),
+                other => Err(JobError::Failed(format!(
+                    "no handler for jobs of kind {other}"
+                ))),
             }
         })
     })
@@ -98,7 +100,9 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
         return Ok(());
     };
     if crate::storage::hex(&Sha256::digest(&bytes)) != sha256 {
-        tracing::warn!("the stored file is not the one received; removed, the phone is asked again");
+        tracing::warn!(
+            "the stored file is not the one received; removed, the phone is asked again"
+        );
         state.storage.delete(&key).await.map_err(ApiError::from)?;
         back_to_pending(state, &audit, photo, sha256).await?;
         return Ok(());
@@ -117,8 +121,14 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
             row.processed_at = Some(Utc::now());
             let txn = db::begin_write(db).await.map_err(ApiError::from)?;
             db::photos::save_file(&txn, row).await?;
-            db::photos::set_state(&txn, photo, sha256, &[PhotoState::Uploaded], PhotoState::Invalid)
-                .await?;
+            db::photos::set_state(
+                &txn,
+                photo,
+                sha256,
+                &[PhotoState::Uploaded],
+                PhotoState::Invalid,
+            )
+            .await?;
             tell_the_phone(&txn, &audit).await?;
             txn.commit().await.map_err(ApiError::from)?;
         }
@@ -126,7 +136,11 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
             let elapsed = started.elapsed();
             state
                 .storage
-                .write(&thumbnail_key(photo, sha256), "image/jpeg", p.thumbnail.clone())
+                .write(
+                    &thumbnail_key(photo, sha256),
+                    "image/jpeg",
+                    p.thumbnail.clone(),
+                )
                 .await
                 .map_err(ApiError::from)?;
             state
@@ -154,8 +168,14 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
             for m in &matches {
                 mirror_match(&txn, m, photo, audit.id).await?;
             }
-            db::photos::set_state(&txn, photo, sha256, &[PhotoState::Uploaded], PhotoState::Processed)
-                .await?;
+            db::photos::set_state(
+                &txn,
+                photo,
+                sha256,
+                &[PhotoState::Uploaded],
+                PhotoState::Processed,
+            )
+            .await?;
             tell_the_phone(&txn, &audit).await?;
             txn.commit().await.map_err(ApiError::from)?;
             tracing::info!(
@@ -175,8 +195,14 @@ async fn back_to_pending(
     sha256: &str,
 ) -> Result<(), ApiError> {
     let txn = db::begin_write(&state.db).await?;
-    db::photos::set_state(&txn, photo, sha256, &[PhotoState::Uploaded], PhotoState::PendingUpload)
-        .await?;
+    db::photos::set_state(
+        &txn,
+        photo,
+        sha256,
+        &[PhotoState::Uploaded],
+        PhotoState::PendingUpload,
+    )
+    .await?;
     tell_the_phone(&txn, audit).await?;
     txn.commit().await?;
     Ok(())
@@ -327,7 +353,10 @@ pub async fn sweep(state: &AppState, batch: u64) -> Result<u64, ApiError> {
         db::photos::mark_swept(&state.db, file.photo_id, &file.sha256, now).await?;
     }
     if received > 0 {
-        tracing::info!(received, "sweep found uploads whose completion never arrived");
+        tracing::info!(
+            received,
+            "sweep found uploads whose completion never arrived"
+        );
     }
     Ok(received)
 }

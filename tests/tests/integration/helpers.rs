@@ -76,10 +76,7 @@ impl TestApp {
 
     /// A second server on this one's PostgreSQL database with settings
     /// changed by `tweak` (`None` on SQLite).
-    pub async fn spawn_beside_with(
-        &self,
-        tweak: impl FnOnce(&mut ServeConfig),
-    ) -> Option<TestApp> {
+    pub async fn spawn_beside_with(&self, tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestApp> {
         let url = self.database_url.clone()?;
         Some(Self::start(Some(url), tweak).await)
     }

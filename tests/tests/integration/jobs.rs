@@ -30,7 +30,11 @@ async fn quiet() -> TestApp {
     TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await
 }
 
-fn start(app: &TestApp, settings: WorkerSettings, handler: Handler) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+fn start(
+    app: &TestApp,
+    settings: WorkerSettings,
+    handler: Handler,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(jobs::run(
         app.state.db.clone(),
@@ -60,10 +64,18 @@ async fn workers_sharing_the_queue_run_each_job_once_and_never_together() {
     let app = quiet().await;
     let now = queue::now_ms();
     for i in 0..120 {
-        assert!(queue::enqueue(&app.state.db, "test", &format!("k{i}"), "{}", now).await.expect("enqueue"));
+        assert!(
+            queue::enqueue(&app.state.db, "test", &format!("k{i}"), "{}", now)
+                .await
+                .expect("enqueue")
+        );
     }
     // The same work queued again is not queued twice.
-    assert!(!queue::enqueue(&app.state.db, "test", "k0", "{}", now).await.expect("enqueue"));
+    assert!(
+        !queue::enqueue(&app.state.db, "test", "k0", "{}", now)
+            .await
+            .expect("enqueue")
+    );
     let runs: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let running: Arc<Mutex<Vec<String>>> = Arc::default();
     let overlaps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -80,14 +92,23 @@ async fn workers_sharing_the_queue_run_each_job_once_and_never_together() {
                     now.push(job.key.clone());
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
-                *runs.lock().expect("lock").entry(job.key.clone()).or_default() += 1;
+                *runs
+                    .lock()
+                    .expect("lock")
+                    .entry(job.key.clone())
+                    .or_default() += 1;
                 running.lock().expect("lock").retain(|k| *k != job.key);
                 Ok(())
             })
         })
     };
-    let workers: Vec<_> = (0..3).map(|_| start(&app, settings(4), handler.clone())).collect();
-    until("every job has run", async || all_jobs(&app).await.is_empty()).await;
+    let workers: Vec<_> = (0..3)
+        .map(|_| start(&app, settings(4), handler.clone()))
+        .collect();
+    until("every job has run", async || {
+        all_jobs(&app).await.is_empty()
+    })
+    .await;
     for (stop, task) in workers {
         stop.send_replace(true);
         task.await.expect("worker stops");
@@ -102,12 +123,21 @@ async fn workers_sharing_the_queue_run_each_job_once_and_never_together() {
 async fn a_job_whose_worker_died_is_taken_again_when_its_lease_runs_out() {
     let app = quiet().await;
     let now = queue::now_ms();
-    queue::enqueue(&app.state.db, "test", "orphan", "{}", now).await.expect("enqueue");
+    queue::enqueue(&app.state.db, "test", "orphan", "{}", now)
+        .await
+        .expect("enqueue");
     // A worker takes it with a short lease and dies.
-    let taken = queue::take(&app.state.db, "dead-worker", now, now + 300, 10).await.expect("take");
+    let taken = queue::take(&app.state.db, "dead-worker", now, now + 300, 10)
+        .await
+        .expect("take");
     assert_eq!(taken.len(), 1);
-    assert!(queue::take(&app.state.db, "other", now, now + 300, 10).await.expect("take").is_empty(),
-        "a leased job is nobody else's");
+    assert!(
+        queue::take(&app.state.db, "other", now, now + 300, 10)
+            .await
+            .expect("take")
+            .is_empty(),
+        "a leased job is nobody else's"
+    );
     let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let handler: Handler = {
         let ran = ran.clone();
@@ -120,10 +150,17 @@ async fn a_job_whose_worker_died_is_taken_again_when_its_lease_runs_out() {
         })
     };
     let (stop, task) = start(&app, settings(1), handler);
-    until("the orphan has run", async || all_jobs(&app).await.is_empty()).await;
+    until("the orphan has run", async || {
+        all_jobs(&app).await.is_empty()
+    })
+    .await;
     assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The dead worker's late finish changes nothing.
-    assert!(!queue::finish(&app.state.db, taken[0].id, taken[0].attempts).await.expect("finish"));
+    assert!(
+        !queue::finish(&app.state.db, taken[0].id, taken[0].attempts)
+            .await
+            .expect("finish")
+    );
     stop.send_replace(true);
     task.await.expect("stops");
 }
@@ -132,32 +169,52 @@ async fn a_job_whose_worker_died_is_taken_again_when_its_lease_runs_out() {
 async fn failures_are_retried_with_backoff_then_given_up_and_kept() {
     let app = quiet().await;
     let now = queue::now_ms();
-    queue::enqueue(&app.state.db, "test", "doomed", "{}", now).await.expect("enqueue");
-    let handler: Handler = Arc::new(|_| Box::pin(async { Err(JobError::Failed("the file is cursed".into())) }));
+    queue::enqueue(&app.state.db, "test", "doomed", "{}", now)
+        .await
+        .expect("enqueue");
+    let handler: Handler =
+        Arc::new(|_| Box::pin(async { Err(JobError::Failed("the file is cursed".into())) }));
     let mut s = settings(1);
     s.max_failures = 2;
     let (stop, task) = start(&app, s, handler);
     let started = Instant::now();
     until("the job is given up", async || {
-        all_jobs(&app).await.iter().any(|j| j.state == JobState::Failed)
+        all_jobs(&app)
+            .await
+            .iter()
+            .any(|j| j.state == JobState::Failed)
     })
     .await;
     // One retry, after the first backoff of 2 s or more.
-    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let job = &all_jobs(&app).await[0];
     assert_eq!(job.failures, 2);
     assert_eq!(job.last_error.as_deref(), Some("the file is cursed"));
     stop.send_replace(true);
     task.await.expect("stops");
     let metrics = app.state.metrics.render(None);
-    assert!(metrics.contains("storecheck_job_duration_seconds_count{kind=\"test\",outcome=\"failed\"} 1"), "{metrics}");
-    assert!(metrics.contains("storecheck_job_duration_seconds_count{kind=\"test\",outcome=\"retried\"} 1"), "{metrics}");
+    assert!(
+        metrics
+            .contains("storecheck_job_duration_seconds_count{kind=\"test\",outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("storecheck_job_duration_seconds_count{kind=\"test\",outcome=\"retried\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn an_unavailable_store_is_waited_for_without_using_up_retries() {
     let app = quiet().await;
-    queue::enqueue(&app.state.db, "test", "patient", "{}", queue::now_ms()).await.expect("enqueue");
+    queue::enqueue(&app.state.db, "test", "patient", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let handler: Handler = {
         let calls = calls.clone();
@@ -185,7 +242,9 @@ async fn an_unavailable_store_is_waited_for_without_using_up_retries() {
 #[tokio::test]
 async fn shutdown_hands_unfinished_jobs_back_at_once() {
     let app = quiet().await;
-    queue::enqueue(&app.state.db, "test", "slow", "{}", queue::now_ms()).await.expect("enqueue");
+    queue::enqueue(&app.state.db, "test", "slow", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
     let started = Arc::new(tokio::sync::Notify::new());
     let handler: Handler = {
         let started = started.clone();
@@ -207,9 +266,19 @@ async fn shutdown_hands_unfinished_jobs_back_at_once() {
     task.await.expect("stops");
     let job = &all_jobs(&app).await[0];
     assert_eq!(job.state, JobState::Queued, "handed back");
-    assert_eq!((job.attempts, job.failures), (0, 0), "not counted against it");
+    assert_eq!(
+        (job.attempts, job.failures),
+        (0, 0),
+        "not counted against it"
+    );
     assert!(job.run_at <= queue::now_ms(), "due at once");
     // Any worker takes it at once, without waiting for a lease.
     let now = queue::now_ms();
-    assert_eq!(queue::take(&app.state.db, "next", now, now + 1000, 5).await.expect("take").len(), 1);
+    assert_eq!(
+        queue::take(&app.state.db, "next", now, now + 1000, 5)
+            .await
+            .expect("take")
+            .len(),
+        1
+    );
 }

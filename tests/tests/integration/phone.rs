@@ -181,3 +181,116 @@ async fn the_phone_follows_changes_and_recovers_from_a_lost_cursor() {
         .collect();
     assert_eq!(got, vec![store]);
 }
+
+#[tokio::test]
+async fn photos_reach_reviewers_through_a_flaky_network() {
+    use storecheck_tests::images::{self, View};
+    let app = TestApp::spawn().await;
+    // The field: a store, an auditor and an assignment to photograph.
+    app.field().await;
+    let api = FlakyProxy::start(app.addr, 30, 20261203)
+        .await
+        .expect("proxy");
+    let store_addr: std::net::SocketAddr = app
+        .state
+        .storage
+        .embedded_endpoint()
+        .expect("embedded store")
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let store_path = FlakyProxy::start(store_addr, 40, 7).await.expect("proxy");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut phone = PhoneClient::open(
+        &tmp.path().join("phone.db"),
+        &format!("http://{}", api.addr),
+        "amy@test.example",
+        PASSWORD,
+    )
+    .await
+    .expect("phone");
+    phone.retry = Retry {
+        attempts: 40,
+        first_backoff: Duration::from_millis(2),
+        max_backoff: Duration::from_millis(50),
+    };
+    phone.store_via = Some(store_path.addr);
+    phone.pull().await.expect("pull");
+    let assignment = phone.assignments().await.expect("assignments")[0].clone();
+    let audit = phone
+        .start_audit(
+            &assignment,
+            GeoPoint {
+                latitude: 31.2304,
+                longitude: 121.4737,
+                accuracy_m: Some(5.0),
+            },
+        )
+        .await
+        .expect("start");
+    phone.answer_all_passing(audit).await.expect("answer");
+    let item = phone.audit(audit).await.expect("audit").0.answers[0].item_id;
+    let mut files = Vec::new();
+    for n in 0..6u64 {
+        // Big enough that a cut in the middle of the body happens.
+        let bytes = images::jpeg(&images::shelf(90 + n, 1024, 768, View::default()), 92, None);
+        let id = phone
+            .attach_photo(audit, item, bytes.clone(), "image/jpeg")
+            .await
+            .expect("photo");
+        files.push((id, bytes));
+    }
+    phone.finish(audit).await.expect("finish");
+    sync_until_done(&phone).await;
+    let mut rounds = 0;
+    while phone.photos_left().await.expect("left") > 0 {
+        rounds += 1;
+        assert!(rounds <= 60, "the photos never all arrived");
+        phone.upload_photos().await.expect("upload round");
+    }
+    let cuts = store_path.stats.cut_before_request.load(Ordering::Relaxed)
+        + store_path.stats.cut_mid_request.load(Ordering::Relaxed)
+        + store_path.stats.cut_after_reply.load(Ordering::Relaxed);
+    assert!(cuts > 0, "the store path broke some uploads");
+
+    let hq = app.hq().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let detail = loop {
+        let (s, detail) = app
+            .get(&format!("/api/v1/audits/{audit}"), &hq.access)
+            .await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{detail}");
+        let ours: Vec<&serde_json::Value> = detail["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .filter(|p| files.iter().any(|(id, _)| p["id"] == json!(id)))
+            .collect();
+        assert_eq!(ours.len(), files.len());
+        if ours.iter().all(|p| p["state"] == "processed") {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "{detail}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(detail["photo_progress"]["waiting"], json!([]), "{detail}");
+    for (id, bytes) in &files {
+        let p = detail["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .find(|p| p["id"] == json!(id))
+            .expect("photo");
+        let original = app
+            .client
+            .get(p["urls"]["original"].as_str().expect("url"))
+            .send()
+            .await
+            .expect("store")
+            .bytes()
+            .await
+            .expect("body");
+        assert_eq!(&original[..], &bytes[..], "the file arrived whole");
+    }
+}

@@ -56,10 +56,7 @@ fn derivatives_are_upright_jpegs_of_the_right_size_without_metadata() {
     assert!(close, "{original_top:?} vs {turned:?}");
     let taken = p.taken.expect("time taken");
     assert_eq!(
-        taken
-            .resolve(chrono_tz::UTC)
-            .expect("instant")
-            .to_rfc3339(),
+        taken.resolve(chrono_tz::UTC).expect("instant").to_rfc3339(),
         "2026-12-03T02:15:00+00:00"
     );
     let (lat, lon) = p.gps.expect("gps");
@@ -107,11 +104,31 @@ fn a_resized_recompressed_copy_hashes_close_and_another_shot_of_the_shelf_far() 
 fn files_that_cannot_be_evidence_say_why() {
     let good = images::jpeg(&images::shelf(5, 640, 480, View::default()), 85, None);
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
-        ("text named .jpg", b"not a photo at all".to_vec(), "image/jpeg", "not a JPEG, PNG or WebP"),
-        ("truncated JPEG", good[..good.len() * 3 / 5].to_vec(), "image/jpeg", "cannot be decoded"),
-        ("JPEG bomb", images::jpeg_bomb(), "image/jpeg", "larger than"),
+        (
+            "text named .jpg",
+            b"not a photo at all".to_vec(),
+            "image/jpeg",
+            "not a JPEG, PNG or WebP",
+        ),
+        (
+            "truncated JPEG",
+            good[..good.len() * 3 / 5].to_vec(),
+            "image/jpeg",
+            "cannot be decoded",
+        ),
+        (
+            "JPEG bomb",
+            images::jpeg_bomb(),
+            "image/jpeg",
+            "larger than",
+        ),
         ("PNG bomb", images::png_bomb(), "image/png", "larger than"),
-        ("PNG listed as JPEG", images::png(&images::shelf(5, 64, 64, View::default())), "image/jpeg", "manifest says image/jpeg"),
+        (
+            "PNG listed as JPEG",
+            images::png(&images::shelf(5, 64, 64, View::default())),
+            "image/jpeg",
+            "manifest says image/jpeg",
+        ),
         ("empty file", Vec::new(), "image/jpeg", "not a JPEG"),
     ];
     for (what, bytes, declared, why) in cases {

@@ -138,10 +138,7 @@ async fn photos_go_up_through_presigned_urls_and_are_verified() {
     }
     let detail = settled(&shot.app, shot.audit).await;
     let ours: Vec<&Value> = ours(&detail, &shot.photos);
-    assert!(
-        ours.iter().all(|p| p["state"] == "processed"),
-        "{detail}"
-    );
+    assert!(ours.iter().all(|p| p["state"] == "processed"), "{detail}");
 }
 
 #[tokio::test]
@@ -324,8 +321,12 @@ async fn deliver(app: &TestApp, token: &str, ticket: &Value, bytes: &[u8]) -> (S
     let res = upload(app, ticket, bytes.to_vec()).await;
     assert!(res.status().is_success(), "{:?}", res.text().await);
     let photo = ticket["photo_id"].as_str().expect("photo_id");
-    app.post(&format!("/api/v1/photos/{photo}/complete"), token, json!({}))
-        .await
+    app.post(
+        &format!("/api/v1/photos/{photo}/complete"),
+        token,
+        json!({}),
+    )
+    .await
 }
 
 /// The audit as HQ sees it once no received photo waits for processing.
@@ -333,7 +334,9 @@ async fn settled(app: &TestApp, audit: Uuid) -> Value {
     let hq = app.hq().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let (s, detail) = app.get(&format!("/api/v1/audits/{audit}"), &hq.access).await;
+        let (s, detail) = app
+            .get(&format!("/api/v1/audits/{audit}"), &hq.access)
+            .await;
         assert_eq!(s, StatusCode::OK, "{detail}");
         let busy = detail["photos"]
             .as_array()
@@ -404,7 +407,11 @@ async fn push_photos(
     assert_eq!(reply["results"][0]["outcome"], "accepted", "{reply}");
     for (photo, bytes) in &photos {
         let (s, b) = deliver(app, &f.auditor_token, &ticket_for(&reply, *photo), bytes).await;
-        assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("uploaded")), "{b}");
+        assert_eq!(
+            (s, b["state"].as_str()),
+            (StatusCode::OK, Some("uploaded")),
+            "{b}"
+        );
     }
     (id, photos, reply)
 }
@@ -426,22 +433,37 @@ async fn processed_photos_reach_reviewers_as_upright_derivatives_without_metadat
         gps: Some(f.store_at),
         ..Exif::default()
     };
-    let file = images::jpeg(&images::shelf(11, 1200, 900, View::default()), 90, Some(&turned));
+    let file = images::jpeg(
+        &images::shelf(11, 1200, 900, View::default()),
+        90,
+        Some(&turned),
+    );
     let (audit, photos, _) =
         push_photos(&app, &f, f.assignment, vec![(file.clone(), "image/jpeg")]).await;
     let detail = settled(&app, audit).await;
     let photo = ours(&detail, &photos)[0];
     assert_eq!(photo["state"], "processed", "{photo}");
-    assert_eq!(photo["flags"], json!([]), "taken on site, during the visit: {photo}");
-    assert_eq!((photo["width"].as_u64(), photo["height"].as_u64()), (Some(900), Some(1200)));
+    assert_eq!(
+        photo["flags"],
+        json!([]),
+        "taken on site, during the visit: {photo}"
+    );
+    assert_eq!(
+        (photo["width"].as_u64(), photo["height"].as_u64()),
+        (Some(900), Some(1200))
+    );
     let progress = &detail["photo_progress"];
     assert_eq!(progress["processed"], 1, "{progress}");
     assert!(
-        !progress["waiting"].as_array().expect("waiting").contains(&json!(photos[0].0)),
+        !progress["waiting"]
+            .as_array()
+            .expect("waiting")
+            .contains(&json!(photos[0].0)),
         "{progress}"
     );
     assert_eq!(
-        progress["received"].as_u64().expect("received") + progress["waiting"].as_array().expect("waiting").len() as u64,
+        progress["received"].as_u64().expect("received")
+            + progress["waiting"].as_array().expect("waiting").len() as u64,
         progress["listed"].as_u64().expect("listed"),
         "{progress}"
     );
@@ -450,28 +472,53 @@ async fn processed_photos_reach_reviewers_as_upright_derivatives_without_metadat
     let thumb = fetch(&app, &urls["thumbnail"]).await;
     let review = fetch(&app, &urls["review"]).await;
     assert_eq!(decode(&thumb).dimensions(), (240, 320), "upright, 320 px");
-    assert_eq!(decode(&review).dimensions(), (900, 1200), "upright, not enlarged");
+    assert_eq!(
+        decode(&review).dimensions(),
+        (900, 1200),
+        "upright, not enlarged"
+    );
     for d in [&thumb, &review] {
         assert!(!d.windows(4).any(|w| w == b"Exif"), "no EXIF, no GPS");
     }
-    assert_eq!(fetch(&app, &urls["original"]).await, file, "the original as sent");
+    assert_eq!(
+        fetch(&app, &urls["original"]).await,
+        file,
+        "the original as sent"
+    );
 
     // The auditor sees the photo's state but gets no URLs.
-    let (s, own) = app.get(&format!("/api/v1/audits/{audit}"), &f.auditor_token).await;
+    let (s, own) = app
+        .get(&format!("/api/v1/audits/{audit}"), &f.auditor_token)
+        .await;
     assert_eq!(s, StatusCode::OK, "{own}");
-    assert!(own["photos"].as_array().expect("photos").iter().all(|p| p["urls"].is_null()));
+    assert!(
+        own["photos"]
+            .as_array()
+            .expect("photos")
+            .iter()
+            .all(|p| p["urls"].is_null())
+    );
     // A manager of another region gets nothing at all.
     let hq = app.hq().await;
     let south = app.create_region(&hq.access, "south").await;
-    app.create_user_directly("sam@test.example", storecheck_shared::Role::RegionalManager, vec![south])
-        .await;
+    app.create_user_directly(
+        "sam@test.example",
+        storecheck_shared::Role::RegionalManager,
+        vec![south],
+    )
+    .await;
     let sam = app.login("sam@test.example").await;
-    let (s, b) = app.get(&format!("/api/v1/audits/{audit}"), &sam.access).await;
+    let (s, b) = app
+        .get(&format!("/api/v1/audits/{audit}"), &sam.access)
+        .await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
 
     // The phone hears of its photo's progress on the next pull.
     let (s, pulled) = app
-        .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &f.auditor_token)
+        .get(
+            &format!("/api/v1/sync/pull?cursor={cursor}"),
+            &f.auditor_token,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{pulled}");
     let state = pulled["audits"]
@@ -506,7 +553,10 @@ async fn unusable_files_end_invalid_with_a_reason_and_the_audit_is_intact() {
         assert_eq!(p["state"], "invalid", "{p}");
         let reason = p["invalid_reason"].as_str().unwrap_or_default();
         assert!(reason.contains(why), "{reason}");
-        assert!(p["urls"]["thumbnail"].is_null(), "no derivative of an invalid file");
+        assert!(
+            p["urls"]["thumbnail"].is_null(),
+            "no derivative of an invalid file"
+        );
         assert!(p["urls"]["original"].is_string(), "the file itself is kept");
     }
     assert_eq!(detail["photo_progress"]["invalid"], 4);
@@ -531,13 +581,20 @@ async fn a_reused_photo_is_flagged_in_both_audits_and_another_shot_of_the_shelf_
     };
     let other_shot = images::jpeg(&images::shelf(21, 1600, 1200, step_aside), 90, None);
 
-    let (a, a_photos, _) = push_photos(&app, &f, f.assignment, vec![(first.clone(), "image/jpeg")]).await;
+    let (a, a_photos, _) =
+        push_photos(&app, &f, f.assignment, vec![(first.clone(), "image/jpeg")]).await;
     settled(&app, a).await;
     let b_assignment = another_assignment(&app, &f, "N-2").await;
-    let (b, b_photos, _) =
-        push_photos(&app, &f, b_assignment, vec![(copy, "image/jpeg"), (first, "image/jpeg")]).await;
+    let (b, b_photos, _) = push_photos(
+        &app,
+        &f,
+        b_assignment,
+        vec![(copy, "image/jpeg"), (first, "image/jpeg")],
+    )
+    .await;
     let c_assignment = another_assignment(&app, &f, "N-3").await;
-    let (c, c_photos, _) = push_photos(&app, &f, c_assignment, vec![(other_shot, "image/jpeg")]).await;
+    let (c, c_photos, _) =
+        push_photos(&app, &f, c_assignment, vec![(other_shot, "image/jpeg")]).await;
 
     let b_detail = settled(&app, b).await;
     let c_detail = settled(&app, c).await;
@@ -549,10 +606,18 @@ async fn a_reused_photo_is_flagged_in_both_audits_and_another_shot_of_the_shelf_
     assert_eq!(resized["matches"][0]["same_file"], false);
     let resent = ours(&b_detail, &b_photos)[1];
     let flags = resent["flags"].as_array().expect("flags");
-    assert!(flags.contains(&json!("photo_file_in_other_audit")), "{resent}");
+    assert!(
+        flags.contains(&json!("photo_file_in_other_audit")),
+        "{resent}"
+    );
     // The first audit's reviewer sees both reuses too.
     let original = ours(&a_detail, &a_photos)[0];
-    let matched: Vec<&Value> = original["matches"].as_array().expect("matches").iter().map(|m| &m["photo_id"]).collect();
+    let matched: Vec<&Value> = original["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| &m["photo_id"])
+        .collect();
     assert!(matched.contains(&&json!(b_photos[0].0)), "{original}");
     assert!(matched.contains(&&json!(b_photos[1].0)), "{original}");
     // Another shot of the same shelf is a picture of its own.
@@ -569,7 +634,12 @@ async fn photos_taken_at_another_time_or_place_are_flagged() {
     let earlier = chrono::Utc::now() - chrono::Duration::hours(5);
     let shanghai = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
     let old = Exif {
-        taken: Some(earlier.with_timezone(&shanghai).format("%Y:%m:%d %H:%M:%S").to_string()),
+        taken: Some(
+            earlier
+                .with_timezone(&shanghai)
+                .format("%Y:%m:%d %H:%M:%S")
+                .to_string(),
+        ),
         offset: Some("+08:00".into()),
         gps: Some(f.store_at),
         ..Exif::default()
@@ -580,14 +650,26 @@ async fn photos_taken_at_another_time_or_place_are_flagged() {
         ..Exif::default()
     };
     let now_here = Exif {
-        taken: Some(chrono::Utc::now().with_timezone(&shanghai).format("%Y:%m:%d %H:%M:%S").to_string()),
+        taken: Some(
+            chrono::Utc::now()
+                .with_timezone(&shanghai)
+                .format("%Y:%m:%d %H:%M:%S")
+                .to_string(),
+        ),
         gps: Some(f.store_at),
         ..Exif::default()
     };
     let files = [(31, old), (32, away), (33, now_here)]
         .into_iter()
         .map(|(seed, e)| {
-            (images::jpeg(&images::shelf(seed, 400, 300, View::default()), 85, Some(&e)), "image/jpeg")
+            (
+                images::jpeg(
+                    &images::shelf(seed, 400, 300, View::default()),
+                    85,
+                    Some(&e),
+                ),
+                "image/jpeg",
+            )
         })
         .collect();
     let (audit, photos, _) = push_photos(&app, &f, f.assignment, files).await;
@@ -603,8 +685,12 @@ async fn photos_taken_at_another_time_or_place_are_flagged() {
         "{detail}"
     );
     let taken: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(ours(&detail, &photos)[0]["exif_taken_at"].clone()).expect("exif time");
-    assert!((taken - earlier).num_seconds().abs() <= 1, "{taken} vs {earlier}");
+        serde_json::from_value(ours(&detail, &photos)[0]["exif_taken_at"].clone())
+            .expect("exif time");
+    assert!(
+        (taken - earlier).num_seconds().abs() <= 1,
+        "{taken} vs {earlier}"
+    );
 }
 
 #[tokio::test]
@@ -631,7 +717,10 @@ async fn a_completion_that_never_arrives_is_made_up_for_by_the_sweep() {
             break;
         }
         assert_eq!(p["state"], "pending_upload", "{p}");
-        assert!(std::time::Instant::now() < deadline, "the sweep never found the upload");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep never found the upload"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -649,7 +738,9 @@ async fn behind_a_gate(upstream: &TestApp) -> (TestApp, storecheck_tests::flaky:
         .trim_start_matches("http://")
         .parse()
         .expect("a loopback address");
-    let gate = storecheck_tests::flaky::Gate::start(addr).await.expect("gate");
+    let gate = storecheck_tests::flaky::Gate::start(addr)
+        .await
+        .expect("gate");
     let url = format!("http://{}", gate.addr);
     let app = TestApp::spawn_with(move |cfg| {
         cfg.storage.s3_endpoint = Some(url);
@@ -662,7 +753,12 @@ async fn behind_a_gate(upstream: &TestApp) -> (TestApp, storecheck_tests::flaky:
     (app, gate)
 }
 
-fn start_worker(app: &TestApp) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+fn start_worker(
+    app: &TestApp,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut settings = app.state.config.worker_settings();
     settings.concurrency = 2;
@@ -710,7 +806,12 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
     let (s, reply) = app.push(&f.auditor_token, vec![audit]).await;
     assert_eq!(s, StatusCode::OK, "{reply}");
     assert_eq!(reply["results"][0]["outcome"], "accepted");
-    let res = app.client.get(app.url("/readyz")).send().await.expect("answer");
+    let res = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // Down during the upload: the phone's PUT fails and is tried again.
@@ -732,7 +833,12 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
     gate.shut();
     let path = format!("/api/v1/photos/{}/complete", photos[0].0);
     let res = app
-        .send(reqwest::Method::POST, &path, Some(&f.auditor_token), Some(&json!({})))
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&f.auditor_token),
+            Some(&json!({})),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.headers().contains_key("retry-after"));
@@ -741,9 +847,17 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
     gate.open();
     for (photo, _) in &photos {
         let (s, b) = app
-            .post(&format!("/api/v1/photos/{photo}/complete"), &f.auditor_token, json!({}))
+            .post(
+                &format!("/api/v1/photos/{photo}/complete"),
+                &f.auditor_token,
+                json!({}),
+            )
             .await;
-        assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("uploaded")), "{b}");
+        assert_eq!(
+            (s, b["state"].as_str()),
+            (StatusCode::OK, Some("uploaded")),
+            "{b}"
+        );
     }
 
     // Down while processing: the jobs wait and are tried again.
@@ -756,7 +870,10 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
             .await
             .expect("jobs");
         if jobs.len() == photos.len() && jobs.iter().all(|j| j.last_error.is_some()) {
-            assert!(jobs.iter().all(|j| j.failures == 0), "waiting is not failing");
+            assert!(
+                jobs.iter().all(|j| j.failures == 0),
+                "waiting is not failing"
+            );
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the jobs never tried");
@@ -765,7 +882,9 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
     gate.open();
     let detail = settled(&app, id).await;
     assert!(
-        ours(&detail, &photos).iter().all(|p| p["state"] == "processed"),
+        ours(&detail, &photos)
+            .iter()
+            .all(|p| p["state"] == "processed"),
         "{detail}"
     );
     assert_eq!(jobs_done(&app), photos.len() as u64, "each processed once");
@@ -776,7 +895,11 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
 #[tokio::test]
 async fn two_servers_on_one_database_share_the_processing() {
     let first = TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await;
-    let store = first.state.storage.embedded_endpoint().expect("embedded store");
+    let store = first
+        .state
+        .storage
+        .embedded_endpoint()
+        .expect("embedded store");
     let Some(second) = first
         .spawn_beside_with(move |cfg| {
             cfg.storage.s3_endpoint = Some(store.url);
@@ -792,14 +915,21 @@ async fn two_servers_on_one_database_share_the_processing() {
     };
     let f = first.field().await;
     let files: Vec<(Vec<u8>, &str)> = (0..10u64)
-        .map(|n| (images::jpeg(&images::shelf(70 + n, 320, 240, View::default()), 80, None), "image/jpeg"))
+        .map(|n| {
+            (
+                images::jpeg(&images::shelf(70 + n, 320, 240, View::default()), 80, None),
+                "image/jpeg",
+            )
+        })
         .collect();
     let (audit, photos, _) = push_photos(&first, &f, f.assignment, files).await;
     // Both servers' workers start on a full queue at the same moment.
     let workers = [start_worker(&first), start_worker(&second)];
     let detail = settled(&first, audit).await;
     assert!(
-        ours(&detail, &photos).iter().all(|p| p["state"] == "processed"),
+        ours(&detail, &photos)
+            .iter()
+            .all(|p| p["state"] == "processed"),
         "{detail}"
     );
     let (a, b) = (jobs_done(&first), jobs_done(&second));

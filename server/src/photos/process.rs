@@ -123,7 +123,7 @@ pub fn process(bytes: &[u8], declared: &str) -> Result<Processed, Invalid> {
     }
     let meta = read_exif(bytes);
     let (decoded, width, height) = match format {
-        "image/jpeg" => decode_jpeg(bytes)?,
+        "image/jpeg" => decode_jpeg(bytes, REVIEW_PX)?,
         _ => decode_other(bytes)?,
     };
     let orientation = Orientation::from_exif(meta.orientation).unwrap_or(Orientation::NoTransforms);
@@ -154,9 +154,24 @@ pub fn process(bytes: &[u8], declared: &str) -> Result<Processed, Invalid> {
     })
 }
 
-/// Decode a JPEG at the smallest DCT scale that still covers the review
-/// size. Returns the pixels and the file's full size.
-fn decode_jpeg(bytes: &[u8]) -> Result<(RgbImage, u32, u32), Invalid> {
+/// The thumbnail alone, upright, decoded at the smallest scale that covers
+/// it: a quick preview of a file before (or without) full processing.
+pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, Invalid> {
+    let (decoded, _, _) = match sniff(bytes) {
+        Some("image/jpeg") => decode_jpeg(bytes, THUMBNAIL_PX)?,
+        Some(_) => decode_other(bytes)?,
+        None => return Err(invalid("the file is not a JPEG, PNG or WebP image")),
+    };
+    let orientation = Orientation::from_exif(read_exif(bytes).orientation)
+        .unwrap_or(Orientation::NoTransforms);
+    let mut small = DynamicImage::ImageRgb8(fit(&decoded, THUMBNAIL_PX)?);
+    small.apply_orientation(orientation);
+    encode(&small.into_rgb8())
+}
+
+/// Decode a JPEG at the smallest DCT scale that still covers `px` on the
+/// longer side. Returns the pixels and the file's full size.
+fn decode_jpeg(bytes: &[u8], px: u32) -> Result<(RgbImage, u32, u32), Invalid> {
     let bad = |e: jpeg_decoder::Error| invalid(format!("the JPEG cannot be decoded: {e}"));
     let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     decoder.set_max_decoding_buffer_size(usize::try_from(MAX_DECODE_BYTES).unwrap_or(usize::MAX));
@@ -169,7 +184,7 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(RgbImage, u32, u32), Invalid> {
     let long = w.max(h);
     let want = |side: u32| {
         u16::try_from(
-            (u64::from(side) * u64::from(REVIEW_PX.min(long)))
+            (u64::from(side) * u64::from(px.min(long)))
                 .div_ceil(u64::from(long))
                 .max(1),
         )

@@ -80,12 +80,14 @@ pub struct Stored {
 pub struct Storage {
     client: Client,
     bucket: String,
-    region: String,
+    /// The store this server talks to.
+    endpoint: Endpoint,
     /// The in-process endpoint, when this server runs one.
-    embedded: Option<embedded::Embedded>,
+    _embedded: Option<embedded::Embedded>,
 }
 
 /// Where and how to reach a store.
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     pub url: String,
     pub region: String,
@@ -136,8 +138,8 @@ impl Storage {
         let storage = Storage {
             client: client(&endpoint),
             bucket: config.s3_bucket.clone(),
-            region: config.s3_region.clone(),
-            embedded: running,
+            endpoint: endpoint.clone(),
+            _embedded: running,
         };
         match storage.ensure_bucket().await {
             Ok(()) => {
@@ -151,10 +153,10 @@ impl Storage {
     }
 
     /// Create the bucket unless it is there.
-    /// How to reach the embedded endpoint, when this server runs one (for
-    /// other processes sharing it, and tests).
-    pub fn embedded_endpoint(&self) -> Option<Endpoint> {
-        self.embedded.as_ref().map(|e| e.endpoint(&self.region))
+    /// How this server reaches its store (the embedded one or the
+    /// configured one), for other processes sharing it.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {

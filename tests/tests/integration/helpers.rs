@@ -48,9 +48,22 @@ pub async fn fresh_database_url() -> Option<String> {
     Some(format!("{prefix}/{name}"))
 }
 
+/// Settings of a test server. With `STORECHECK_TEST_S3_ENDPOINT` (and
+/// `_REGION`, `_BUCKET`, `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY`) set, photo
+/// files go to that S3-compatible store (Garage in CI) instead of the
+/// embedded one.
 pub fn config(dir: &std::path::Path) -> ServeConfig {
     let mut cfg = ServeConfig::new("127.0.0.1:0".parse().expect("address"), dir.join("data"));
     cfg.data.db_max_connections = 8;
+    let var = |name: &str| std::env::var(format!("STORECHECK_TEST_S3_{name}")).ok();
+    if let Some(endpoint) = var("ENDPOINT") {
+        cfg.storage.s3_endpoint = Some(endpoint);
+        cfg.storage.s3_region = var("REGION").unwrap_or_else(|| "garage".into());
+        cfg.storage.s3_bucket = var("BUCKET").unwrap_or_else(|| "storecheck-test".into());
+        cfg.storage.s3_access_key_id = var("ACCESS_KEY_ID");
+        cfg.storage.s3_secret_access_key =
+            var("SECRET_ACCESS_KEY").map(storecheck_server::config::Secret);
+    }
     cfg
 }
 

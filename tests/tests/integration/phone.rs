@@ -194,8 +194,7 @@ async fn photos_reach_reviewers_through_a_flaky_network() {
     let store_addr: std::net::SocketAddr = app
         .state
         .storage
-        .embedded_endpoint()
-        .expect("embedded store")
+        .endpoint()
         .url
         .trim_start_matches("http://")
         .parse()

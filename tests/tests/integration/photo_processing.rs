@@ -140,3 +140,19 @@ fn files_that_cannot_be_evidence_say_why() {
         }
     }
 }
+
+#[test]
+fn the_quick_thumbnail_is_the_upright_thumbnail() {
+    let shot = images::shelf(6, 1200, 900, View::default());
+    let turned = Exif {
+        orientation: Some(8),
+        ..Exif::default()
+    };
+    let file = images::jpeg(&shot, 90, Some(&turned));
+    let quick = decode(&process::thumbnail(&file).expect("thumbnail"));
+    let full = decode(&process::process(&file, "image/jpeg").expect("processed").thumbnail);
+    assert_eq!(quick.dimensions(), (240, THUMBNAIL_PX));
+    assert_eq!(quick.dimensions(), full.dimensions());
+    assert!(!has_exif(&process::thumbnail(&file).expect("thumbnail")));
+    assert!(process::thumbnail(b"plain text").is_err());
+}

@@ -728,11 +728,7 @@ async fn a_completion_that_never_arrives_is_made_up_for_by_the_sweep() {
 /// A server whose photo store is `upstream`'s embedded one, reached through
 /// a gate the test can shut; it runs no job worker of its own.
 async fn behind_a_gate(upstream: &TestApp) -> (TestApp, storecheck_tests::flaky::Gate) {
-    let store = upstream
-        .state
-        .storage
-        .embedded_endpoint()
-        .expect("the upstream runs the embedded store");
+    let store = upstream.state.storage.endpoint().clone();
     let addr: std::net::SocketAddr = store
         .url
         .trim_start_matches("http://")
@@ -895,11 +891,7 @@ async fn a_store_that_goes_down_costs_retries_never_photos() {
 #[tokio::test]
 async fn two_servers_on_one_database_share_the_processing() {
     let first = TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await;
-    let store = first
-        .state
-        .storage
-        .embedded_endpoint()
-        .expect("embedded store");
+    let store = first.state.storage.endpoint().clone();
     let Some(second) = first
         .spawn_beside_with(move |cfg| {
             cfg.storage.s3_endpoint = Some(store.url);

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, Database, EntityTrait, Set};
+use sea_orm::{EntityTrait, Set};
 use serde_json::{Value, json};
 use storecheck_server::config::Secret;
 use storecheck_server::entities::enums::AuditStatus;
@@ -18,6 +18,7 @@ use storecheck_server::{Application, ServeConfig};
 use storecheck_shared::Role;
 use storecheck_shared::catalog::ItemKind;
 use storecheck_shared::sync::AuditPayload;
+use storecheck_tests::bench::{fresh_url, peak_rss_mib};
 use storecheck_tests::client::PhoneClient;
 use uuid::Uuid;
 
@@ -41,28 +42,6 @@ struct Server {
     state: storecheck_server::state::AppState,
     _stop: tokio::sync::oneshot::Sender<()>,
     _tmp: tempfile::TempDir,
-}
-
-async fn fresh_url(tmp: &std::path::Path, name: &str) -> String {
-    match std::env::var("STORECHECK_BENCH_DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(base) => {
-            let db = format!("bench_{}_{}", name, Uuid::new_v4().simple());
-            let admin = Database::connect(base.as_str()).await.expect("connect");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {db}"))
-                .await
-                .expect("create database");
-            let (prefix, _) = base.rsplit_once('/').expect("url ends in /database");
-            format!("{prefix}/{db}")
-        }
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            tmp.join(format!("{name}.db")).display()
-        ),
-    }
 }
 
 async fn server(name: &str) -> Server {
@@ -705,18 +684,6 @@ async fn push_bench(backend: &str) {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// `rounds` × (one request per client) with `PULL_CLIENTS` clients at once.

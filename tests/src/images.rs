@@ -15,6 +15,9 @@ pub struct View {
     pub top: f64,
     pub width: f64,
     pub brightness: f64,
+    /// Sensor noise, in levels of 255 either way: a real photo's detail,
+    /// which makes files as large as a phone's and as slow to decode.
+    pub grain: f64,
 }
 
 impl Default for View {
@@ -24,6 +27,7 @@ impl Default for View {
             top: 0.0,
             width: 1.0,
             brightness: 1.0,
+            grain: 0.0,
         }
     }
 }
@@ -73,8 +77,23 @@ pub fn shelf(seed: u64, width: u32, height: u32, view: View) -> RgbImage {
             let shade = 0.7 + 0.3 * within;
             [c[0] * shade, c[1] * shade, c[2] * shade]
         };
-        let v = |c: f64| (c * view.brightness * 255.0).clamp(0.0, 255.0) as u8;
-        Rgb([v(colour[0]), v(colour[1]), v(colour[2])])
+        let mut noise = [0.0; 3];
+        if view.grain > 0.0 {
+            let mut z = (u64::from(px) << 32 | u64::from(py)) ^ seed;
+            for n in &mut noise {
+                z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut x = z;
+                x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                *n = ((x >> 40) as f64 / f64::from(1u32 << 24) * 2.0 - 1.0) * view.grain;
+            }
+        }
+        let v = |c: f64, n: f64| (c * view.brightness * 255.0 + n).clamp(0.0, 255.0) as u8;
+        Rgb([
+            v(colour[0], noise[0]),
+            v(colour[1], noise[1]),
+            v(colour[2], noise[2]),
+        ])
     })
 }
 

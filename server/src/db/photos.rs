@@ -253,13 +253,26 @@ pub async fn save_file(db: &impl ConnectionTrait, row: photo_files::Model) -> Re
     Ok(())
 }
 
+/// A stored file's hash, for the reuse lookup.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct HashedFile {
+    pub photo_id: Uuid,
+    pub audit_id: Uuid,
+    pub sha256: String,
+    pub phash: i64,
+}
+
 /// Files of other audits whose hash bands take one of the probed values
-/// (see `photos::process::probes`): the candidates for a reused photo.
+/// (see `photos::process::probes`): the candidates for a reused photo. On
+/// PostgreSQL only those within `max_distance` bits of `hash` come back;
+/// elsewhere the caller measures the distance.
 pub async fn reuse_candidates(
     db: &impl ConnectionTrait,
+    hash: i64,
+    max_distance: u32,
     probes: &[Vec<i32>; 4],
     not_audit: Uuid,
-) -> Result<Vec<photo_files::Model>, ApiError> {
+) -> Result<Vec<HashedFile>, ApiError> {
     let columns = [
         photo_files::Column::Band0,
         photo_files::Column::Band1,
@@ -270,11 +283,27 @@ pub async fn reuse_candidates(
     for (column, values) in columns.into_iter().zip(probes.iter()) {
         any = any.add(column.is_in(values.iter().copied()));
     }
-    Ok(photo_files::Entity::find()
+    let mut query = photo_files::Entity::find()
+        .select_only()
+        .columns([
+            photo_files::Column::PhotoId,
+            photo_files::Column::AuditId,
+            photo_files::Column::Sha256,
+            photo_files::Column::Phash,
+        ])
         .filter(any)
-        .filter(photo_files::Column::AuditId.ne(not_audit))
-        .all(db)
-        .await?)
+        .filter(photo_files::Column::Phash.is_not_null())
+        .filter(photo_files::Column::AuditId.ne(not_audit));
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.filter(Expr::cust_with_values(
+            "bit_count((phash # $1)::bit(64)) <= $2",
+            [
+                sea_orm::Value::from(hash),
+                sea_orm::Value::from(i64::from(max_distance)),
+            ],
+        ));
+    }
+    Ok(query.into_model::<HashedFile>().all(db).await?)
 }
 
 /// Photos of other audits whose manifests list the same file bytes.

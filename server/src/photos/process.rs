@@ -162,8 +162,8 @@ pub fn thumbnail(bytes: &[u8]) -> Result<Vec<u8>, Invalid> {
         Some(_) => decode_other(bytes)?,
         None => return Err(invalid("the file is not a JPEG, PNG or WebP image")),
     };
-    let orientation = Orientation::from_exif(read_exif(bytes).orientation)
-        .unwrap_or(Orientation::NoTransforms);
+    let orientation =
+        Orientation::from_exif(read_exif(bytes).orientation).unwrap_or(Orientation::NoTransforms);
     let mut small = DynamicImage::ImageRgb8(fit(&decoded, THUMBNAIL_PX)?);
     small.apply_orientation(orientation);
     encode(&small.into_rgb8())

@@ -271,21 +271,26 @@ async fn find_matches(
     audit: &audits::Model,
     max_distance: u32,
 ) -> Result<Vec<PhotoMatch>, ApiError> {
-    let mut matches: Vec<PhotoMatch> =
-        db::photos::reuse_candidates(db, &process::probes(hash, max_distance), audit.id)
-            .await?
-            .into_iter()
-            .filter_map(|c| {
-                let other = u64::from_ne_bytes(c.phash?.to_ne_bytes());
-                let d = process::distance(hash, other);
-                (d <= max_distance).then_some(PhotoMatch {
-                    photo_id: c.photo_id,
-                    audit_id: c.audit_id,
-                    distance: d,
-                    same_file: c.sha256 == row.sha256,
-                })
-            })
-            .collect();
+    let mut matches: Vec<PhotoMatch> = db::photos::reuse_candidates(
+        db,
+        i64::from_ne_bytes(hash.to_ne_bytes()),
+        max_distance,
+        &process::probes(hash, max_distance),
+        audit.id,
+    )
+    .await?
+    .into_iter()
+    .filter_map(|c| {
+        let other = u64::from_ne_bytes(c.phash.to_ne_bytes());
+        let d = process::distance(hash, other);
+        (d <= max_distance).then_some(PhotoMatch {
+            photo_id: c.photo_id,
+            audit_id: c.audit_id,
+            distance: d,
+            same_file: c.sha256 == row.sha256,
+        })
+    })
+    .collect();
     for (photo_id, audit_id) in db::photos::same_file_elsewhere(db, &row.sha256, audit.id).await? {
         match matches.iter_mut().find(|m| m.photo_id == photo_id) {
             Some(m) => m.same_file = true,

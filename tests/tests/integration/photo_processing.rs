@@ -87,6 +87,7 @@ fn a_resized_recompressed_copy_hashes_close_and_another_shot_of_the_shelf_far() 
         top: 0.05,
         width: 0.8,
         brightness: 0.85,
+        grain: 0.0,
     };
     let other = images::shelf(7, 2000, 1500, other_view);
     let b = process::process(&images::jpeg(&other, 92, None), "image/jpeg").expect("b");
@@ -150,7 +151,11 @@ fn the_quick_thumbnail_is_the_upright_thumbnail() {
     };
     let file = images::jpeg(&shot, 90, Some(&turned));
     let quick = decode(&process::thumbnail(&file).expect("thumbnail"));
-    let full = decode(&process::process(&file, "image/jpeg").expect("processed").thumbnail);
+    let full = decode(
+        &process::process(&file, "image/jpeg")
+            .expect("processed")
+            .thumbnail,
+    );
     assert_eq!(quick.dimensions(), (240, THUMBNAIL_PX));
     assert_eq!(quick.dimensions(), full.dimensions());
     assert!(!has_exif(&process::thumbnail(&file).expect("thumbnail")));

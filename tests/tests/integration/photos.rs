@@ -578,6 +578,7 @@ async fn a_reused_photo_is_flagged_in_both_audits_and_another_shot_of_the_shelf_
         top: 0.05,
         width: 0.8,
         brightness: 0.9,
+        grain: 0.0,
     };
     let other_shot = images::jpeg(&images::shelf(21, 1600, 1200, step_aside), 90, None);
 

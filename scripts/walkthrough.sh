@@ -32,4 +32,16 @@ grep -qi '^cache-control: .*immutable' "$WORK/out.txt"
 grep -q '"outcome": "accepted"' "$WORK/out.txt"
 grep -q '"state":"uploaded"' "$WORK/out.txt"
 grep -q '"listed": 3' "$WORK/out.txt"
+# Processing takes moments: HQ sees every photo processed.
+TOKEN=$(curl -sf http://127.0.0.1:8080/api/v1/auth/login -H 'Content-Type: application/json' \
+  -d '{"email": "admin@example.com", "password": "change-me-please"}' | jq -r .access_token)
+AUDIT=$(jq -r '.audits[0].id' push.json)
+for _ in $(seq 1 200); do
+  curl -sf "http://127.0.0.1:8080/api/v1/audits/$AUDIT" -H "Authorization: Bearer $TOKEN" \
+    | jq -e '.photo_progress.processed == 3' >/dev/null && break
+  sleep 0.05
+done
+curl -sf "http://127.0.0.1:8080/api/v1/audits/$AUDIT" -H "Authorization: Bearer $TOKEN" \
+  | jq -e '.photo_progress.processed == 3' >/dev/null \
+  || { echo "photos not processed"; cat "$WORK/server.log"; exit 1; }
 echo "walk-through passed"

@@ -27,6 +27,7 @@ pub struct TestApp {
     pub database_url: Option<String>,
     _tmp: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// A database URL for a fresh, empty database: a new SQLite file, or a new
@@ -95,7 +96,32 @@ impl TestApp {
     }
 
     async fn start(database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
-        let tmp = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), database_url, tweak).await
+    }
+
+    /// Stop this server (it finishes what it is doing, as on SIGTERM) and
+    /// start a new one on the same data folder and database.
+    pub async fn restart(self, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let TestApp {
+            _tmp: tmp,
+            _stop: stop,
+            served,
+            database_url,
+            ..
+        } = self;
+        drop(stop);
+        served
+            .await
+            .expect("the server task")
+            .expect("the server stops cleanly");
+        Self::start_in(tmp, database_url, tweak).await
+    }
+
+    async fn start_in(
+        tmp: tempfile::TempDir,
+        database_url: Option<String>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestApp {
         let mut cfg = config(tmp.path());
         if let Some(url) = &database_url {
             cfg.data.database_url = Some(storecheck_server::config::Secret(url.clone()));
@@ -108,7 +134,7 @@ impl TestApp {
         let addr = app.local_addr().expect("bound address");
         let state = app.state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
+        let served = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
         TestApp {
@@ -123,6 +149,7 @@ impl TestApp {
             database_url,
             _tmp: tmp,
             _stop: stop,
+            served,
         }
     }
 

@@ -932,3 +932,38 @@ async fn two_servers_on_one_database_share_the_processing() {
         task.await.expect("worker stops");
     }
 }
+
+#[tokio::test]
+async fn queued_processing_survives_a_restart() {
+    // A server that queues processing but stops before running it.
+    let app = TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await;
+    let f = app.field().await;
+    let files = (0..3u64)
+        .map(|n| {
+            (
+                images::jpeg(&images::shelf(60 + n, 320, 240, View::default()), 85, None),
+                "image/jpeg",
+            )
+        })
+        .collect();
+    let (audit, photos, _) = push_photos(&app, &f, f.assignment, files).await;
+    let queued = storecheck_server::entities::jobs::Entity::find()
+        .all(&app.state.db)
+        .await
+        .expect("jobs");
+    assert_eq!(queued.len(), photos.len(), "one job per received photo");
+    // Started again with workers, on the same data folder and database.
+    let app = app.restart(|cfg| cfg.photo_workers = 2).await;
+    let detail = settled(&app, audit).await;
+    assert!(
+        ours(&detail, &photos)
+            .iter()
+            .all(|p| p["state"] == "processed"),
+        "{detail}"
+    );
+    let left = storecheck_server::entities::jobs::Entity::find()
+        .all(&app.state.db)
+        .await
+        .expect("jobs");
+    assert!(left.is_empty(), "finished jobs leave the table: {left:?}");
+}

@@ -25,6 +25,7 @@ enum Jobs {
     State,
     Attempts,
     Failures,
+    Rerun,
     RunAt,
     LeaseUntil,
     Worker,
@@ -90,6 +91,8 @@ impl MigrationTrait for Migration {
                     .col(string_len(Jobs::State, 16))
                     .col(integer(Jobs::Attempts))
                     .col(integer(Jobs::Failures))
+                    // Queued again while running: run once more when done.
+                    .col(boolean(Jobs::Rerun))
                     // Unix milliseconds: compared in SQL on both backends.
                     .col(big_integer(Jobs::RunAt))
                     .col(big_integer_null(Jobs::LeaseUntil))

@@ -23,15 +23,16 @@ pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-/// Queue `kind` work on `key` unless the same work is queued, running or
-/// failed already. Returns whether a job was added.
+/// Queue `kind` work on `key`. The same work queued already is not queued
+/// twice; while it runs, it is marked to run once more when done (what it
+/// works on changed meanwhile); given up, it is queued afresh.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     kind: &str,
     key: &str,
     payload: &str,
     run_at: i64,
-) -> Result<bool, ApiError> {
+) -> Result<(), ApiError> {
     let row = jobs::ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(kind.to_owned()),
@@ -40,21 +41,30 @@ pub async fn enqueue(
         state: Set(JobState::Queued),
         attempts: Set(0),
         failures: Set(0),
+        rerun: Set(false),
         run_at: Set(run_at),
         lease_until: Set(None),
         worker: Set(None),
         last_error: Set(None),
         created_at: Set(Utc::now()),
     };
-    let added = jobs::Entity::insert(row)
+    let when = |state: &str, then: &str, otherwise: &str| {
+        Expr::cust(format!(
+            "CASE WHEN jobs.state = '{state}' THEN {then} ELSE {otherwise} END"
+        ))
+    };
+    jobs::Entity::insert(row)
         .on_conflict(
             OnConflict::columns([jobs::Column::Kind, jobs::Column::Key])
-                .do_nothing()
+                .value(jobs::Column::Rerun, when("running", "TRUE", "jobs.rerun"))
+                .value(jobs::Column::Failures, when("failed", "0", "jobs.failures"))
+                .value(jobs::Column::RunAt, when("failed", "excluded.run_at", "jobs.run_at"))
+                .value(jobs::Column::State, when("failed", "'queued'", "jobs.state"))
                 .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
-    Ok(added > 0)
+    Ok(())
 }
 
 /// Take up to `limit` jobs that are due, or whose lease ran out, for
@@ -110,9 +120,40 @@ fn held(id: Uuid, attempts: i32) -> sea_orm::Condition {
         .add(jobs::Column::State.eq(JobState::Running))
 }
 
-/// The job is done: its row goes. False when the lease was lost meanwhile.
+/// The job is done: its row goes, or, when it was queued again while it
+/// ran, it is due again at once. False when the lease was lost meanwhile.
 pub async fn finish(db: &impl ConnectionTrait, id: Uuid, attempts: i32) -> Result<bool, ApiError> {
     let done = jobs::Entity::delete_many()
+        .filter(held(id, attempts))
+        .filter(jobs::Column::Rerun.eq(false))
+        .exec(db)
+        .await?;
+    if done.rows_affected > 0 {
+        return Ok(true);
+    }
+    let again = jobs::Entity::update_many()
+        .col_expr(jobs::Column::State, Expr::value(JobState::Queued))
+        .col_expr(jobs::Column::Rerun, Expr::value(false))
+        .col_expr(jobs::Column::RunAt, Expr::value(now_ms()))
+        .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .col_expr(jobs::Column::Worker, Expr::value(Option::<String>::None))
+        .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).sub(1))
+        .filter(held(id, attempts))
+        .exec(db)
+        .await?;
+    Ok(again.rows_affected > 0)
+}
+
+/// Keep a running job this worker's until `lease_until`. False when the
+/// lease was lost already.
+pub async fn extend(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    attempts: i32,
+    lease_until: i64,
+) -> Result<bool, ApiError> {
+    let done = jobs::Entity::update_many()
+        .col_expr(jobs::Column::LeaseUntil, Expr::value(lease_until))
         .filter(held(id, attempts))
         .exec(db)
         .await?;

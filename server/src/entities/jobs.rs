@@ -20,6 +20,8 @@ pub struct Model {
     /// Failures counted against the retry limit (an unreachable store is
     /// not one).
     pub failures: i32,
+    /// The same work was queued again while this ran: run it once more.
+    pub rerun: bool,
     pub run_at: i64,
     pub lease_until: Option<i64>,
     pub worker: Option<String>,

@@ -195,6 +195,29 @@ pub async fn run(
     tracing::info!("job worker stopped");
 }
 
+/// A task that is stopped when its handle goes.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn renew_lease(db: DatabaseConnection, id: uuid::Uuid, attempts: i32, lease: Duration) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match db::jobs::extend(&db, id, attempts, db::jobs::now_ms() + ms(lease)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the job's lease was lost; another worker may run it");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing the job's lease"),
+        }
+    }
+}
+
 async fn run_one(
     db: &DatabaseConnection,
     settings: &WorkerSettings,
@@ -210,12 +233,23 @@ async fn run_one(
             crashes(&job)
         )))
     } else {
-        // Its own task, so a panic is an error of this job, not of the worker.
-        match tokio::spawn(handler(job.clone())).await {
+        // Its own task, so a panic is an error of this job, not of the
+        // worker; stopped with this one (shutdown), and its lease renewed
+        // every third of it while it runs.
+        let mut task = AbortOnDrop(tokio::spawn(handler(job.clone())));
+        let renew = AbortOnDrop(tokio::spawn(renew_lease(
+            db.clone(),
+            id,
+            attempts,
+            settings.lease,
+        )));
+        let outcome = match (&mut task.0).await {
             Ok(r) => r,
             Err(e) if e.is_panic() => Err(JobError::Failed("the job panicked".to_owned())),
             Err(e) => Err(JobError::Failed(format!("the job was cancelled: {e}"))),
-        }
+        };
+        drop(renew);
+        outcome
     };
     let now = db::jobs::now_ms();
     let (label, written) = match outcome {

@@ -64,18 +64,15 @@ async fn workers_sharing_the_queue_run_each_job_once_and_never_together() {
     let app = quiet().await;
     let now = queue::now_ms();
     for i in 0..120 {
-        assert!(
-            queue::enqueue(&app.state.db, "test", &format!("k{i}"), "{}", now)
-                .await
-                .expect("enqueue")
-        );
+        queue::enqueue(&app.state.db, "test", &format!("k{i}"), "{}", now)
+            .await
+            .expect("enqueue");
     }
     // The same work queued again is not queued twice.
-    assert!(
-        !queue::enqueue(&app.state.db, "test", "k0", "{}", now)
-            .await
-            .expect("enqueue")
-    );
+    queue::enqueue(&app.state.db, "test", "k0", "{}", now)
+        .await
+        .expect("enqueue");
+    assert_eq!(all_jobs(&app).await.len(), 120);
     let runs: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let running: Arc<Mutex<Vec<String>>> = Arc::default();
     let overlaps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -281,4 +278,77 @@ async fn shutdown_hands_unfinished_jobs_back_at_once() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn work_queued_again_while_it_runs_runs_once_more_and_a_given_up_job_can_be_queued_afresh() {
+    let app = quiet().await;
+    queue::enqueue(&app.state.db, "test", "changing", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler: Handler = {
+        let (release, started, runs) = (release.clone(), started.clone(), runs.clone());
+        Arc::new(move |_| {
+            let (release, started, runs) = (release.clone(), started.clone(), runs.clone());
+            Box::pin(async move {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                started.notify_one();
+                release.acquire().await.expect("open").forget();
+                Ok(())
+            })
+        })
+    };
+    let (stop, task) = start(&app, settings(1), handler);
+    started.notified().await;
+    // What the job works on changes while it runs: queued again.
+    queue::enqueue(&app.state.db, "test", "changing", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
+    release.add_permits(2);
+    until("the job has run twice", async || all_jobs(&app).await.is_empty()).await;
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    stop.send_replace(true);
+    task.await.expect("stops");
+
+    // A job given up is queued afresh when the same work is asked for.
+    let now = queue::now_ms();
+    queue::enqueue(&app.state.db, "test", "cursed", "{}", now).await.expect("enqueue");
+    let taken = queue::take(&app.state.db, "w", now, now + 1000, 1).await.expect("take");
+    assert!(queue::fail(&app.state.db, taken[0].id, taken[0].attempts, "gave up").await.expect("fail"));
+    assert_eq!(all_jobs(&app).await[0].state, JobState::Failed);
+    queue::enqueue(&app.state.db, "test", "cursed", "{}", queue::now_ms()).await.expect("enqueue");
+    let job = &all_jobs(&app).await[0];
+    assert_eq!((job.state, job.failures), (JobState::Queued, 0));
+}
+
+#[tokio::test]
+async fn a_long_job_keeps_its_lease() {
+    let app = quiet().await;
+    queue::enqueue(&app.state.db, "test", "long", "{}", queue::now_ms()).await.expect("enqueue");
+    let handler: Handler = Arc::new(|_| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(())
+        })
+    });
+    let mut s = settings(1);
+    s.lease = Duration::from_millis(300);
+    let (stop, task) = start(&app, s, handler);
+    // Long past its first lease, nobody else may take it.
+    until("the job is running", async || {
+        all_jobs(&app).await.first().is_some_and(|j| j.state == JobState::Running)
+    })
+    .await;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = queue::now_ms();
+        let stolen = queue::take(&app.state.db, "thief", now, now + 1000, 5).await.expect("take");
+        assert!(stolen.is_empty(), "a renewed lease was taken over");
+    }
+    until("the job is done", async || all_jobs(&app).await.is_empty()).await;
+    stop.send_replace(true);
+    task.await.expect("stops");
 }

@@ -219,10 +219,21 @@ pub async fn insert_revisions(
             .await?;
     }
     insert_answers(db, answers).await?;
+    // A file an earlier revision listed may be received but still being
+    // processed: processing is asked for again, so this revision's row
+    // comes along even if the job's update ran before it existed.
+    let received: Vec<(Uuid, String)> = photos
+        .iter()
+        .filter(|p| p.state.as_ref() == &PhotoState::Uploaded)
+        .map(|p| (p.id.as_ref().to_owned(), p.sha256.as_ref().to_owned()))
+        .collect();
     for chunk in photos.chunks(ROWS_PER_INSERT) {
         audit_photos::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(db)
             .await?;
+    }
+    for (photo, sha256) in received {
+        super::photos::queue_processing(db, photo, &sha256).await?;
     }
     Ok(())
 }

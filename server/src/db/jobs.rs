@@ -58,8 +58,14 @@ pub async fn enqueue(
             OnConflict::columns([jobs::Column::Kind, jobs::Column::Key])
                 .value(jobs::Column::Rerun, when("running", "TRUE", "jobs.rerun"))
                 .value(jobs::Column::Failures, when("failed", "0", "jobs.failures"))
-                .value(jobs::Column::RunAt, when("failed", "excluded.run_at", "jobs.run_at"))
-                .value(jobs::Column::State, when("failed", "'queued'", "jobs.state"))
+                .value(
+                    jobs::Column::RunAt,
+                    when("failed", "excluded.run_at", "jobs.run_at"),
+                )
+                .value(
+                    jobs::Column::State,
+                    when("failed", "'queued'", "jobs.state"),
+                )
                 .to_owned(),
         )
         .exec_without_returning(db)
@@ -137,7 +143,10 @@ pub async fn finish(db: &impl ConnectionTrait, id: Uuid, attempts: i32) -> Resul
         .col_expr(jobs::Column::RunAt, Expr::value(now_ms()))
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::Worker, Expr::value(Option::<String>::None))
-        .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).sub(1))
+        .col_expr(
+            jobs::Column::Attempts,
+            Expr::col(jobs::Column::Attempts).sub(1),
+        )
         .filter(held(id, attempts))
         .exec(db)
         .await?;

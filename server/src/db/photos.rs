@@ -11,6 +11,38 @@ use crate::entities::enums::PhotoState;
 use crate::entities::{audit_photos, audits, photo_files, photos, stores};
 use crate::error::ApiError;
 
+/// Job kind: process one received photo file.
+pub const PROCESS: &str = "photo.process";
+
+/// What a processing job works on.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct FileKey {
+    pub photo_id: Uuid,
+    pub sha256: String,
+}
+
+/// Queue processing of a received file, inside the caller's transaction
+/// (once: asked again while it runs, it runs once more afterwards).
+pub async fn queue_processing(
+    db: &impl ConnectionTrait,
+    photo: Uuid,
+    sha256: &str,
+) -> Result<(), ApiError> {
+    let key = FileKey {
+        photo_id: photo,
+        sha256: sha256.to_ascii_lowercase(),
+    };
+    let payload = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
+    super::jobs::enqueue(
+        db,
+        PROCESS,
+        &format!("{photo}/{}", key.sha256),
+        &payload,
+        super::jobs::now_ms(),
+    )
+    .await
+}
+
 /// Ids per `IN (…)` list, well inside every backend's parameter limit.
 const IDS_PER_QUERY: usize = 500;
 
@@ -125,6 +157,34 @@ pub async fn file_context(
     Ok(Some((listed, audit, store)))
 }
 
+fn blank_file(
+    photo: Uuid,
+    sha256: &str,
+    audit: Uuid,
+    url_issued_at: Option<i64>,
+) -> photo_files::ActiveModel {
+    photo_files::ActiveModel {
+        photo_id: Set(photo),
+        sha256: Set(sha256.to_ascii_lowercase()),
+        audit_id: Set(audit),
+        url_issued_at: Set(url_issued_at),
+        swept_at: Set(None),
+        width: Set(None),
+        height: Set(None),
+        exif_taken_at: Set(None),
+        latitude: Set(None),
+        longitude: Set(None),
+        phash: Set(None),
+        band0: Set(None),
+        band1: Set(None),
+        band2: Set(None),
+        band3: Set(None),
+        invalid_reason: Set(None),
+        flags: Set("{}".to_owned()),
+        processed_at: Set(None),
+    }
+}
+
 /// Note that upload URLs for these files (photo, SHA-256, audit) were
 /// given out at `at` (Unix ms), so the sweep can look for uploads whose
 /// completion never arrived once the URLs have expired.
@@ -136,26 +196,7 @@ pub async fn note_urls_issued(
     for chunk in files.chunks(IDS_PER_QUERY / 2) {
         let rows = chunk
             .iter()
-            .map(|(photo, sha, audit)| photo_files::ActiveModel {
-                photo_id: Set(*photo),
-                sha256: Set(sha.to_ascii_lowercase()),
-                audit_id: Set(*audit),
-                url_issued_at: Set(Some(at)),
-                swept_at: Set(None),
-                width: Set(None),
-                height: Set(None),
-                exif_taken_at: Set(None),
-                latitude: Set(None),
-                longitude: Set(None),
-                phash: Set(None),
-                band0: Set(None),
-                band1: Set(None),
-                band2: Set(None),
-                band3: Set(None),
-                invalid_reason: Set(None),
-                flags: Set("{}".to_owned()),
-                processed_at: Set(None),
-            });
+            .map(|(photo, sha, audit)| blank_file(*photo, sha, *audit, Some(at)));
         photo_files::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([photo_files::Column::PhotoId, photo_files::Column::Sha256])
@@ -222,7 +263,15 @@ pub async fn file_row(
     {
         return Ok(row);
     }
-    note_urls_issued(db, &[(photo, sha256.to_owned(), audit)], 0).await?;
+    let row = blank_file(photo, sha256, audit, None);
+    photo_files::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([photo_files::Column::PhotoId, photo_files::Column::Sha256])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     photo_files::Entity::find_by_id((photo, sha256.to_owned()))
         .one(db)
         .await?
@@ -371,14 +420,21 @@ pub async fn listed_in_force(
     Ok(found)
 }
 
-/// Every processed file of a photo id (one per SHA-256 its revisions listed).
-pub async fn files_of_photo(
+/// The processing records of these photos' files, locked for the caller's
+/// transaction in one order (photo, SHA-256), so writers never wait on
+/// each other in a circle.
+pub async fn lock_files(
     db: &impl ConnectionTrait,
-    photo: Uuid,
+    photos: &[Uuid],
 ) -> Result<Vec<photo_files::Model>, ApiError> {
+    let mut ids = photos.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
     Ok(photo_files::Entity::find()
-        .filter(photo_files::Column::PhotoId.eq(photo))
-        .filter(photo_files::Column::Phash.is_not_null())
+        .filter(photo_files::Column::PhotoId.is_in(ids))
+        .order_by_asc(photo_files::Column::PhotoId)
+        .order_by_asc(photo_files::Column::Sha256)
+        .lock_exclusive()
         .all(db)
         .await?)
 }

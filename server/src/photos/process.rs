@@ -23,6 +23,9 @@ pub const REVIEW_PX: u32 = 1600;
 /// Largest JPEG accepted, in pixels (a 200-megapixel phone sensor fits:
 /// JPEG decodes at a reduced scale, so memory stays small).
 pub const MAX_JPEG_PIXELS: u64 = 210_000_000;
+/// Largest progressive JPEG accepted, in pixels: its coefficients are kept
+/// at full size while it decodes, whatever the output scale.
+pub const MAX_PROGRESSIVE_PIXELS: u64 = 40_000_000;
 /// Largest PNG or WebP accepted, in pixels: these decode at full size.
 pub const MAX_OTHER_PIXELS: u64 = 50_000_000;
 /// Longest side accepted, in pixels.
@@ -180,7 +183,11 @@ fn decode_jpeg(bytes: &[u8], px: u32) -> Result<(RgbImage, u32, u32), Invalid> {
         return Err(invalid("the JPEG has no frame header"));
     };
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    check_size(w, h, MAX_JPEG_PIXELS)?;
+    let limit = match info.coding_process {
+        jpeg_decoder::CodingProcess::DctSequential => MAX_JPEG_PIXELS,
+        _ => MAX_PROGRESSIVE_PIXELS,
+    };
+    check_size(w, h, limit)?;
     let long = w.max(h);
     let want = |side: u32| {
         u16::try_from(
@@ -197,10 +204,12 @@ fn decode_jpeg(bytes: &[u8], px: u32) -> Result<(RgbImage, u32, u32), Invalid> {
     let rgb: Vec<u8> = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => pixels,
         jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        // Native-endian 16-bit samples of however many bits the file has.
         jpeg_decoder::PixelFormat::L16 => pixels
             .chunks_exact(2)
             .flat_map(|c| {
-                let l = c[0];
+                let v = u16::from_ne_bytes([c[0], c[1]]);
+                let l = u8::try_from(v >> 8).unwrap_or(u8::MAX);
                 [l, l, l]
             })
             .collect(),

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use storecheck_shared::sync::{PhotoMatch, distance_m};
 use tracing::instrument;
@@ -21,8 +20,7 @@ use crate::error::ApiError;
 use crate::jobs::{Handler, JobError};
 use crate::state::AppState;
 
-/// Job kind: process one received photo file.
-pub const PROCESS: &str = "photo.process";
+pub use crate::db::photos::PROCESS;
 
 /// What evidence rules processing applies.
 #[derive(Debug, Clone, Copy)]
@@ -35,33 +33,8 @@ pub struct PhotoRules {
     pub reuse_distance: u32,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct FileKey {
-    photo_id: Uuid,
-    sha256: String,
-}
-
 /// Queue processing of a received file, inside the caller's transaction.
-pub async fn queue_processing(
-    db: &impl sea_orm::ConnectionTrait,
-    photo: Uuid,
-    sha256: &str,
-) -> Result<(), ApiError> {
-    let key = FileKey {
-        photo_id: photo,
-        sha256: sha256.to_ascii_lowercase(),
-    };
-    let payload = serde_json::to_string(&key).map_err(anyhow::Error::from)?;
-    db::jobs::enqueue(
-        db,
-        PROCESS,
-        &format!("{photo}/{}", key.sha256),
-        &payload,
-        db::jobs::now_ms(),
-    )
-    .await?;
-    Ok(())
-}
+pub use crate::db::photos::queue_processing;
 
 /// The handler the job worker runs for every kind this server knows.
 pub fn handler(state: AppState) -> Handler {
@@ -70,7 +43,7 @@ pub fn handler(state: AppState) -> Handler {
         Box::pin(async move {
             match job.kind.as_str() {
                 PROCESS => {
-                    let key: FileKey = serde_json::from_str(&job.payload)
+                    let key: db::photos::FileKey = serde_json::from_str(&job.payload)
                         .map_err(|e| JobError::Failed(format!("payload: {e}")))?;
                     process_file(&state, key.photo_id, &key.sha256).await
                 }
@@ -109,9 +82,17 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
     }
     let declared = listed.content_type.clone();
     let started = std::time::Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || process::process(&bytes, &declared))
-        .await
-        .map_err(|e| JobError::Failed(format!("processing stopped: {e}")))?;
+    // A decoder that panics on a crafted file makes the file invalid,
+    // not the job a crash to be retried.
+    let outcome = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| process::process(&bytes, &declared)).unwrap_or_else(|_| {
+            Err(Invalid(
+                "the file is malformed: the image decoder gave up on it".to_owned(),
+            ))
+        })
+    })
+    .await
+    .map_err(|e| JobError::Failed(format!("processing stopped: {e}")))?;
     let mut row = db::photos::file_row(db, photo, sha256, audit.id).await?;
     match outcome {
         Err(Invalid(reason)) => {
@@ -150,23 +131,43 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
                 .map_err(ApiError::from)?;
             let rules = state.photo_rules();
             // The hash is stored first, so of two copies processed at the
-            // same moment the later lookup sees the earlier one.
+            // same moment the later lookup sees the earlier one. Matches
+            // other photos recorded here already are kept.
+            let known = Evidence::from_json(&row.flags)?.matches;
             fill(&mut row, &p, &store);
-            row.flags = Evidence {
+            let mut evidence = Evidence {
                 flags: own_flags(&p, listed.taken_at, &audit, &store, &rules),
                 matches: Vec::new(),
-            }
-            .to_json()?;
+            };
+            evidence.set_matches(known);
+            row.flags = evidence.to_json()?;
             db::photos::save_file(db, row.clone()).await?;
             let matches = find_matches(db, &row, p.phash, &audit, rules.reuse_distance).await?;
-            let mut evidence = Evidence::from_json(&row.flags)?;
-            evidence.set_matches(matches.clone());
-            row.flags = evidence.to_json()?;
-            row.processed_at = Some(Utc::now());
             let txn = db::begin_write(db).await.map_err(ApiError::from)?;
-            db::photos::save_file(&txn, row).await?;
+            // Every row this writes, locked in one order, re-read: matches
+            // another photo mirrored here meanwhile are merged, not lost.
+            let mut ids: Vec<Uuid> = matches.iter().map(|m| m.photo_id).collect();
+            ids.push(photo);
+            let locked = db::photos::lock_files(&txn, &ids).await?;
+            let current = locked
+                .iter()
+                .find(|f| f.photo_id == photo && f.sha256 == row.sha256)
+                .map_or(Ok(evidence.clone()), |f| Evidence::from_json(&f.flags))?;
+            let mut merged = Evidence {
+                flags: evidence.flags.clone(),
+                matches: current.matches,
+            };
+            merged.set_matches(merged.matches.clone());
             for m in &matches {
-                mirror_match(&txn, m, photo, audit.id).await?;
+                merged.add_match(m.clone());
+            }
+            row.flags = merged.to_json()?;
+            row.processed_at = Some(Utc::now());
+            db::photos::save_file(&txn, row).await?;
+            for other in locked.into_iter().filter(|f| f.photo_id != photo) {
+                if let Some(m) = matches.iter().find(|m| m.photo_id == other.photo_id) {
+                    mirror_match(&txn, other, m, photo, audit.id).await?;
+                }
             }
             db::photos::set_state(
                 &txn,
@@ -264,6 +265,13 @@ fn own_flags(
     flags
 }
 
+/// Hashes with fewer set bits than this, or more than 64 less this, are
+/// of nearly flat pictures (a dark shot, a blank wall): they look alike
+/// whatever they show, so they are not compared.
+const FLAT_BITS: u32 = 8;
+/// Most matches recorded for one photo (the closest).
+const MAX_MATCHES: usize = 20;
+
 async fn find_matches(
     db: &impl sea_orm::ConnectionTrait,
     row: &photo_files::Model,
@@ -271,26 +279,31 @@ async fn find_matches(
     audit: &audits::Model,
     max_distance: u32,
 ) -> Result<Vec<PhotoMatch>, ApiError> {
-    let mut matches: Vec<PhotoMatch> = db::photos::reuse_candidates(
-        db,
-        i64::from_ne_bytes(hash.to_ne_bytes()),
-        max_distance,
-        &process::probes(hash, max_distance),
-        audit.id,
-    )
-    .await?
-    .into_iter()
-    .filter_map(|c| {
-        let other = u64::from_ne_bytes(c.phash.to_ne_bytes());
-        let d = process::distance(hash, other);
-        (d <= max_distance).then_some(PhotoMatch {
-            photo_id: c.photo_id,
-            audit_id: c.audit_id,
-            distance: d,
-            same_file: c.sha256 == row.sha256,
+    let flat = hash.count_ones() < FLAT_BITS || hash.count_ones() > 64 - FLAT_BITS;
+    let mut matches: Vec<PhotoMatch> = if flat {
+        Vec::new()
+    } else {
+        db::photos::reuse_candidates(
+            db,
+            i64::from_ne_bytes(hash.to_ne_bytes()),
+            max_distance,
+            &process::probes(hash, max_distance),
+            audit.id,
+        )
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let other = u64::from_ne_bytes(c.phash.to_ne_bytes());
+            let d = process::distance(hash, other);
+            (d <= max_distance).then_some(PhotoMatch {
+                photo_id: c.photo_id,
+                audit_id: c.audit_id,
+                distance: d,
+                same_file: c.sha256 == row.sha256,
+            })
         })
-    })
-    .collect();
+        .collect()
+    };
     for (photo_id, audit_id) in db::photos::same_file_elsewhere(db, &row.sha256, audit.id).await? {
         match matches.iter_mut().find(|m| m.photo_id == photo_id) {
             Some(m) => m.same_file = true,
@@ -304,31 +317,30 @@ async fn find_matches(
     }
     matches.sort_by_key(|m| (m.distance, m.photo_id));
     matches.dedup_by_key(|m| m.photo_id);
+    matches.truncate(MAX_MATCHES);
     Ok(matches)
 }
 
 /// The other photo of a match is flagged too, so both audits' reviewers
-/// see it, whichever was processed first.
+/// see it, whichever was processed first. `other` is locked by the caller.
 async fn mirror_match(
     db: &impl sea_orm::ConnectionTrait,
+    mut other: photo_files::Model,
     m: &PhotoMatch,
     photo: Uuid,
     audit: Uuid,
 ) -> Result<(), ApiError> {
-    for other in db::photos::files_of_photo(db, m.photo_id).await? {
-        let mut evidence = Evidence::from_json(&other.flags)?;
-        let before = evidence.clone();
-        evidence.add_match(PhotoMatch {
-            photo_id: photo,
-            audit_id: audit,
-            distance: m.distance,
-            same_file: m.same_file,
-        });
-        if evidence != before {
-            let mut other = other;
-            other.flags = evidence.to_json()?;
-            db::photos::save_file(db, other).await?;
-        }
+    let mut evidence = Evidence::from_json(&other.flags)?;
+    let before = evidence.clone();
+    evidence.add_match(PhotoMatch {
+        photo_id: photo,
+        audit_id: audit,
+        distance: m.distance,
+        same_file: m.same_file,
+    });
+    if evidence != before {
+        other.flags = evidence.to_json()?;
+        db::photos::save_file(db, other).await?;
     }
     Ok(())
 }
@@ -347,13 +359,15 @@ pub async fn sweep(state: &AppState, batch: u64) -> Result<u64, ApiError> {
         let still_waiting = db::photos::file_context(&state.db, file.photo_id, &file.sha256)
             .await?
             .is_some_and(|(listed, _, _)| listed.state == PhotoState::PendingUpload);
-        if still_waiting
-            && matches!(
-                super::receive(state, file.photo_id, &file.sha256, file.audit_id).await?,
-                super::Received::Received
-            )
-        {
-            received += 1;
+        if still_waiting {
+            match super::receive(state, file.photo_id, &file.sha256, file.audit_id).await {
+                Ok(super::Received::Received) => received += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    // Looked at again after the next URL; the rest go on.
+                    tracing::warn!(error = %e, photo = %file.photo_id, "sweeping an upload");
+                }
+            }
         }
         db::photos::mark_swept(&state.db, file.photo_id, &file.sha256, now).await?;
     }

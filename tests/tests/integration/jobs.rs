@@ -308,18 +308,31 @@ async fn work_queued_again_while_it_runs_runs_once_more_and_a_given_up_job_can_b
         .await
         .expect("enqueue");
     release.add_permits(2);
-    until("the job has run twice", async || all_jobs(&app).await.is_empty()).await;
+    until("the job has run twice", async || {
+        all_jobs(&app).await.is_empty()
+    })
+    .await;
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
     stop.send_replace(true);
     task.await.expect("stops");
 
     // A job given up is queued afresh when the same work is asked for.
     let now = queue::now_ms();
-    queue::enqueue(&app.state.db, "test", "cursed", "{}", now).await.expect("enqueue");
-    let taken = queue::take(&app.state.db, "w", now, now + 1000, 1).await.expect("take");
-    assert!(queue::fail(&app.state.db, taken[0].id, taken[0].attempts, "gave up").await.expect("fail"));
+    queue::enqueue(&app.state.db, "test", "cursed", "{}", now)
+        .await
+        .expect("enqueue");
+    let taken = queue::take(&app.state.db, "w", now, now + 1000, 1)
+        .await
+        .expect("take");
+    assert!(
+        queue::fail(&app.state.db, taken[0].id, taken[0].attempts, "gave up")
+            .await
+            .expect("fail")
+    );
     assert_eq!(all_jobs(&app).await[0].state, JobState::Failed);
-    queue::enqueue(&app.state.db, "test", "cursed", "{}", queue::now_ms()).await.expect("enqueue");
+    queue::enqueue(&app.state.db, "test", "cursed", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
     let job = &all_jobs(&app).await[0];
     assert_eq!((job.state, job.failures), (JobState::Queued, 0));
 }
@@ -327,7 +340,9 @@ async fn work_queued_again_while_it_runs_runs_once_more_and_a_given_up_job_can_b
 #[tokio::test]
 async fn a_long_job_keeps_its_lease() {
     let app = quiet().await;
-    queue::enqueue(&app.state.db, "test", "long", "{}", queue::now_ms()).await.expect("enqueue");
+    queue::enqueue(&app.state.db, "test", "long", "{}", queue::now_ms())
+        .await
+        .expect("enqueue");
     let handler: Handler = Arc::new(|_| {
         Box::pin(async {
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -339,13 +354,18 @@ async fn a_long_job_keeps_its_lease() {
     let (stop, task) = start(&app, s, handler);
     // Long past its first lease, nobody else may take it.
     until("the job is running", async || {
-        all_jobs(&app).await.first().is_some_and(|j| j.state == JobState::Running)
+        all_jobs(&app)
+            .await
+            .first()
+            .is_some_and(|j| j.state == JobState::Running)
     })
     .await;
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = queue::now_ms();
-        let stolen = queue::take(&app.state.db, "thief", now, now + 1000, 5).await.expect("take");
+        let stolen = queue::take(&app.state.db, "thief", now, now + 1000, 5)
+            .await
+            .expect("take");
         assert!(stolen.is_empty(), "a renewed lease was taken over");
     }
     until("the job is done", async || all_jobs(&app).await.is_empty()).await;

@@ -967,3 +967,37 @@ async fn queued_processing_survives_a_restart() {
         .expect("jobs");
     assert!(left.is_empty(), "finished jobs leave the table: {left:?}");
 }
+
+#[tokio::test]
+async fn nearly_flat_pictures_are_not_taken_for_one_another() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    // Two dark shots of nothing in particular, of different sizes and shades.
+    let dark = |w, h, v| {
+        images::jpeg(
+            &image::RgbImage::from_pixel(w, h, image::Rgb([v, v, v])),
+            85,
+            None,
+        )
+    };
+    let (a, a_photos, _) = push_photos(
+        &app,
+        &f,
+        f.assignment,
+        vec![(dark(400, 300, 12), "image/jpeg")],
+    )
+    .await;
+    settled(&app, a).await;
+    let other = another_assignment(&app, &f, "N-9").await;
+    let (b, b_photos, _) =
+        push_photos(&app, &f, other, vec![(dark(640, 480, 30), "image/jpeg")]).await;
+    let b_detail = settled(&app, b).await;
+    let a_detail = settled(&app, a).await;
+    for p in ours(&a_detail, &a_photos)
+        .into_iter()
+        .chain(ours(&b_detail, &b_photos))
+    {
+        assert_eq!(p["state"], "processed", "{p}");
+        assert_eq!(p["flags"], json!([]), "{p}");
+    }
+}

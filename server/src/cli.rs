@@ -30,8 +30,18 @@ pub enum Command {
     /// The standards catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// The background job queue shared by every server.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Print the OpenAPI description (what `/openapi.yaml` serves).
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Queue every job that was given up again, due at once, its failures
+    /// forgotten (after fixing what made it fail).
+    RetryFailed(DataConfig),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +110,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "already there"
                 }
             );
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::RetryFailed(data)) => {
+            let db = db::connect(&data).await?;
+            db::migrate(&db).await?;
+            let n = db::jobs::retry_failed(&db).await.map_err(api_err)?;
+            println!("{n} failed job(s) queued again");
             Ok(())
         }
         Command::Openapi => {

@@ -252,3 +252,15 @@ pub async fn depth(db: &impl ConnectionTrait) -> Result<(u64, u64, u64), ApiErro
         count(JobState::Failed).await?,
     ))
 }
+
+/// Queue every given-up job again, due at once, its failures forgotten.
+pub async fn retry_failed(db: &impl ConnectionTrait) -> Result<u64, ApiError> {
+    let done = jobs::Entity::update_many()
+        .col_expr(jobs::Column::State, Expr::value(JobState::Queued))
+        .col_expr(jobs::Column::Failures, Expr::value(0))
+        .col_expr(jobs::Column::RunAt, Expr::value(now_ms()))
+        .filter(jobs::Column::State.eq(JobState::Failed))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}

@@ -1,4 +1,4 @@
-//! The command line: `create-user` and `migrate`.
+//! The command line: `create-user`, `migrate` and `jobs retry-failed`.
 
 use clap::Parser;
 use reqwest::StatusCode;
@@ -136,4 +136,47 @@ async fn migrations_roll_back_and_reapply() {
     .try_get::<i64>("", "n")
     .expect("count");
     assert_eq!(n, 5, "the SERVQUAL dimensions are seeded again");
+}
+
+#[tokio::test]
+async fn jobs_given_up_can_be_queued_again() {
+    use storecheck_server::db::jobs as queue;
+    use storecheck_server::entities::enums::JobState;
+    let app = TestApp::spawn_with(|cfg| cfg.photo_workers = 0).await;
+    let now = queue::now_ms();
+    for key in ["a", "b"] {
+        queue::enqueue(&app.state.db, "test", key, "{}", now)
+            .await
+            .expect("enqueue");
+    }
+    let taken = queue::take(&app.state.db, "w", now, now + 1000, 1)
+        .await
+        .expect("take");
+    assert!(
+        queue::fail(&app.state.db, taken[0].id, taken[0].attempts, "broken")
+            .await
+            .expect("fail")
+    );
+    let data_dir = app.data_dir.display().to_string();
+    let db_url = app.state.config.data.database_url();
+    run(cli(&[
+        "jobs",
+        "retry-failed",
+        "--data-dir",
+        &data_dir,
+        "--database-url",
+        &db_url,
+    ]))
+    .await
+    .expect("retry-failed");
+    let jobs = <storecheck_server::entities::jobs::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.state.db)
+        .await
+        .expect("jobs");
+    assert_eq!(jobs.len(), 2);
+    assert!(
+        jobs.iter()
+            .all(|j| j.state == JobState::Queued && j.failures == 0),
+        "{jobs:?}"
+    );
 }

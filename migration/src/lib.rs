@@ -9,6 +9,7 @@ mod m20261123_000003_sync;
 mod m20261202_000004_lifecycle;
 mod m20261202_000005_assignment_lookup;
 mod m20261203_000006_photo_jobs;
+mod m20261203_000007_review;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_lifecycle::Migration),
             Box::new(m20261202_000005_assignment_lookup::Migration),
             Box::new(m20261203_000006_photo_jobs::Migration),
+            Box::new(m20261203_000007_review::Migration),
         ]
     }
 }

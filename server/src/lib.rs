@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod db;
 pub mod demo;

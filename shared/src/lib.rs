@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod compliance;
 pub mod error;
 pub mod org;
 pub mod quarter;
+pub mod review;
 pub mod scoring;
 pub mod sync;
 pub mod validate;

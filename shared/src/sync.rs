@@ -175,6 +175,10 @@ pub struct AuditState {
     pub critical_failure: bool,
     pub flags: Vec<String>,
     pub updated_at: DateTime<Utc>,
+    /// The reviewer's comment when the audit was returned (what to fix) or
+    /// rejected (why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_comment: Option<String>,
     /// How many of the photos the revision in force lists the server has
     /// received; in pull answers (absent in push replies, whose `uploads`
     /// list what to send).
@@ -292,11 +296,13 @@ pub struct PullResponse {
     /// Checklist versions the assignments use: fetch each once from
     /// `/api/v1/checklist-versions/{id}` (immutable).
     pub checklist_version_ids: Vec<Uuid>,
-    /// Audits of this auditor whose review state changed.
+    /// Audits of this auditor whose review state changed; the first page
+    /// of a pull without a cursor lists every audit returned to the auditor.
     pub audits: Vec<AuditState>,
 }
 
-fn answer_value(item: &VersionItem, a: &AnswerPayload) -> Result<Response, String> {
+/// One answer read against its item: the response it gives, or what is wrong.
+pub fn answer_value(item: &VersionItem, a: &AnswerPayload) -> Result<Response, String> {
     if a.na {
         if a.value.is_some() {
             return Err("give a value or na, not both".into());
@@ -615,6 +621,10 @@ pub struct AuditSummary {
     pub finished_at_server: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last review: its comment (why returned or rejected), who and when.
+    pub review_comment: Option<String>,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -639,6 +649,10 @@ pub struct ScoreBreakdown {
     pub failed_items: Vec<Uuid>,
     /// Distance of the check-in from the store, when there was one.
     pub checkin_distance_m: Option<f64>,
+    /// The scores are those after a reviewer's overrides, not the phone's
+    /// revision as sent (which `revisions` keeps).
+    #[serde(default)]
+    pub overridden: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -650,9 +664,13 @@ pub struct AnswerView {
     pub na: bool,
     /// true/false, a number, or an option code; null when N/A.
     pub value: Option<serde_json::Value>,
+    /// Failed as the audit is scored: after any override.
     pub failed: bool,
     pub note: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
+    /// A reviewer's correction; `na` and `value` above stay the phone's.
+    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
+    pub override_: Option<crate::review::AnswerOverride>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -723,4 +741,6 @@ pub struct AuditDetail {
     pub photo_progress: PhotoProgress,
     pub revisions: Vec<RevisionView>,
     pub conflicts: Vec<ConflictView>,
+    /// Every review transition, override and resubmission, oldest first.
+    pub history: Vec<crate::review::AuditEvent>,
 }

@@ -378,6 +378,7 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
                         finished_at_server: Set(p.finished_at),
                         created_at: Set(now),
                         updated_at: Set(now),
+                        ..Default::default()
                     });
                     revisions.push(audit_revisions::ActiveModel {
                         id: Set(Uuid::now_v7()),
@@ -418,6 +419,7 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
                             failed: Set(false),
                             note: Set(None),
                             answered_at: Set(a.answered_at),
+                            ..Default::default()
                         }
                     }));
                 }

@@ -19,8 +19,8 @@ use sea_orm::sqlx::{self, Row, SqlitePool, sqlite::SqliteConnectOptions};
 use serde_json::Value;
 use storecheck_shared::catalog::{Assignment, ChecklistVersion, ItemKind};
 use storecheck_shared::sync::{
-    AnswerPayload, AuditPayload, GeoPoint, PhotoManifest, PhotoUpload, PullResponse, PushOutcome,
-    PushRequest, PushResponse,
+    AnswerPayload, AuditPayload, AuditState, GeoPoint, PhotoManifest, PhotoUpload, PullResponse,
+    PushOutcome, PushRequest, PushResponse,
 };
 use uuid::Uuid;
 
@@ -126,6 +126,7 @@ impl PhoneClient {
             "CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, etag TEXT NOT NULL, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS audits (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, result TEXT)",
             "CREATE TABLE IF NOT EXISTS photos (id TEXT PRIMARY KEY, audit TEXT NOT NULL, content_type TEXT NOT NULL, bytes BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, ticket TEXT)",
+            "CREATE TABLE IF NOT EXISTS reviews (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
         ] {
             sqlx::query(ddl).execute(&db).await?;
         }
@@ -308,6 +309,9 @@ impl PhoneClient {
             for v in &page.checklist_version_ids {
                 self.fetch_version(*v).await?;
             }
+            for a in &page.audits {
+                upsert(&self.db, "reviews", a.id, &serde_json::to_string(a)?).await?;
+            }
             self.kv_set("cursor", &page.cursor).await?;
             if !page.has_more {
                 return Ok(());
@@ -343,6 +347,17 @@ impl PhoneClient {
             }
             other => bail!("checklist version {id}: {other}"),
         }
+    }
+
+    /// The server's word on this phone's audits, as the last pull told it:
+    /// status, the reviewer's comment, the revision in force.
+    pub async fn review_state(&self, audit: Uuid) -> anyhow::Result<Option<AuditState>> {
+        let row = sqlx::query("SELECT body FROM reviews WHERE id = ?")
+            .bind(audit.to_string())
+            .fetch_optional(&self.db)
+            .await?;
+        row.map(|r| Ok(serde_json::from_str(&r.get::<String, _>(0))?))
+            .transpose()
     }
 
     pub async fn assignments(&self) -> anyhow::Result<Vec<Assignment>> {
@@ -763,6 +778,9 @@ async fn upsert(db: &SqlitePool, table: &str, id: Uuid, body: &str) -> anyhow::R
     let sql = match table {
         "assignments" => {
             "INSERT INTO assignments (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"
+        }
+        "reviews" => {
+            "INSERT INTO reviews (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"
         }
         _ => {
             "INSERT INTO stores (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"

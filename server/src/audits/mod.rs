@@ -4,8 +4,10 @@
 //! the HTTP layer; each use-case's transaction writes its change-log
 //! entries together with the data.
 
+pub mod actions;
 pub mod pull;
 pub mod push;
+pub mod review;
 pub mod versions;
 pub mod view;
 

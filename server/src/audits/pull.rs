@@ -154,6 +154,10 @@ async fn compute(
                 Some(Cursor::Snapshot { upto, after }) => (upto, Some(after)),
                 _ => (upto, None),
             };
+            if cursor.is_none() {
+                // A phone starting afresh learns what it must send again.
+                audit_ids = db::audits::returned_to(db, auditor).await?;
+            }
             let mut rows = db::assignments::scheduled_for(db, auditor, after, limit).await?;
             let has_more = rows.len() > page;
             rows.truncate(page);

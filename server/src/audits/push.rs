@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{Settings, VersionCache, corrupt};
 use crate::db;
 use crate::db::audits::{NewRevision, StoredScore};
-use crate::entities::enums::{AssignmentStatus, AuditStatus};
+use crate::entities::enums::{AssignmentStatus, AuditAction, AuditStatus};
 use crate::entities::{assignments, audits, stores};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -359,6 +359,9 @@ fn audit_row(p: &Prepared, now: DateTime<Utc>) -> audits::Model {
         finished_at_server: p.payload.finished_at + skew,
         created_at: now,
         updated_at: now,
+        review_comment: None,
+        reviewed_by: None,
+        reviewed_at: None,
     }
 }
 
@@ -578,7 +581,23 @@ async fn write(txn: &impl ConnectionTrait, p: &Prepared) -> Result<(PushResult, 
         db::audits::insert_revision(txn, &new_revision).await?;
     }
     let current = if outcome == PushOutcome::Accepted && !created {
+        if audit.status == AuditStatus::Returned {
+            db::review::record_event(
+                txn,
+                audit.id,
+                None,
+                AuditAction::Resubmitted,
+                revision,
+                None,
+                None,
+            )
+            .await?;
+        }
         let mut a: audits::ActiveModel = audit.into();
+        // The review asked for this revision; its comment is in the log.
+        a.review_comment = Set(None);
+        a.reviewed_by = Set(None);
+        a.reviewed_at = Set(None);
         a.status = Set(AuditStatus::Submitted);
         a.revision = Set(revision);
         a.checklist_version_id = Set(payload.checklist_version_id);
@@ -619,6 +638,7 @@ pub fn state_of(a: &audits::Model) -> Result<AuditState, ApiError> {
         flags: serde_json::from_str(&a.flags)
             .map_err(|e| corrupt(format!("audit {} flags: {e}", a.id)))?,
         updated_at: a.updated_at,
+        review_comment: a.review_comment.clone(),
         photos: None,
     })
 }

@@ -2,6 +2,7 @@
 
 use sea_orm::ConnectionTrait;
 use serde::Deserialize;
+use storecheck_shared::review::{AnswerOverride, AuditEvent};
 use storecheck_shared::sync::{
     AnswerView, AuditDetail, AuditPayload, AuditSummary, CodeScore, ConflictView, RevisionView,
     ScoreBreakdown,
@@ -34,6 +35,9 @@ pub fn summary(a: audits::Model) -> Result<AuditSummary, ApiError> {
         finished_at_server: a.finished_at_server,
         created_at: a.created_at,
         updated_at: a.updated_at,
+        review_comment: a.review_comment,
+        reviewed_by: a.reviewed_by,
+        reviewed_at: a.reviewed_at,
     })
 }
 
@@ -41,19 +45,41 @@ fn flags_of(text: &str, what: impl std::fmt::Display) -> Result<Vec<String>, Api
     serde_json::from_str(text).map_err(|e| corrupt(format!("{what} flags: {e}")))
 }
 
+/// An answer's value as a phone writes it, from its columns.
+fn value_of(
+    kind: ItemKind,
+    na: bool,
+    number: Option<f64>,
+    text: Option<&str>,
+) -> Option<serde_json::Value> {
+    if na {
+        return None;
+    }
+    match kind {
+        ItemKind::YesNo => number.map(|n| serde_json::Value::Bool(n > 0.5)),
+        ItemKind::Choice => text.map(|t| serde_json::Value::String(t.to_owned())),
+        // Whole numbers as stored (f64 holds them exactly).
+        ItemKind::Scale | ItemKind::Count => number.map(|n| serde_json::json!(n as i64)),
+        ItemKind::Measure => number.map(|n| serde_json::json!(n)),
+    }
+}
+
 fn answer_view(r: audit_answers::Model) -> AnswerView {
-    let value = if r.na {
-        None
-    } else {
-        match r.kind {
-            ItemKind::YesNo => r.value_number.map(|n| serde_json::Value::Bool(n > 0.5)),
-            ItemKind::Choice => r.value_text.clone().map(serde_json::Value::String),
-            // Whole numbers as stored (f64 holds them exactly).
-            ItemKind::Scale | ItemKind::Count => {
-                r.value_number.map(|n| serde_json::json!(n as i64))
-            }
-            ItemKind::Measure => r.value_number.map(|n| serde_json::json!(n)),
-        }
+    let value = value_of(r.kind, r.na, r.value_number, r.value_text.as_deref());
+    let override_ = match (
+        r.override_na,
+        r.override_reason,
+        r.overridden_by,
+        r.overridden_at,
+    ) {
+        (Some(na), Some(reason), Some(by), Some(at)) => Some(AnswerOverride {
+            na,
+            value: value_of(r.kind, na, r.override_number, r.override_text.as_deref()),
+            reason,
+            by,
+            at,
+        }),
+        _ => None,
     };
     AnswerView {
         item_id: r.item_id,
@@ -64,6 +90,7 @@ fn answer_view(r: audit_answers::Model) -> AnswerView {
         failed: r.failed,
         note: r.note,
         answered_at: r.answered_at,
+        override_,
     }
 }
 
@@ -88,14 +115,35 @@ pub async fn detail(
         failed_items: Vec<Uuid>,
         checkin_distance_m: Option<f64>,
     }
-    let b: Breakdown = serde_json::from_str(&current.breakdown)
+    // After a reviewer's overrides, the re-score is in force.
+    let rescore = db::review::rescore(db, a.id, a.revision).await?;
+    let (total, base, bonus, deductions, critical, breakdown) = match &rescore {
+        Some(r) => (
+            r.total,
+            r.base,
+            r.bonus,
+            r.deductions,
+            r.critical_failure,
+            &r.breakdown,
+        ),
+        None => (
+            current.total,
+            current.base,
+            current.bonus,
+            current.deductions,
+            current.critical_failure,
+            &current.breakdown,
+        ),
+    };
+    let b: Breakdown = serde_json::from_str(breakdown)
         .map_err(|e| corrupt(format!("audit {} breakdown: {e}", a.id)))?;
     let score = ScoreBreakdown {
-        total: i64::from(current.total),
-        base: i64::from(current.base),
-        bonus: i64::from(current.bonus),
-        deductions: i64::from(current.deductions),
-        critical_failure: current.critical_failure,
+        total: i64::from(total),
+        base: i64::from(base),
+        bonus: i64::from(bonus),
+        deductions: i64::from(deductions),
+        critical_failure: critical,
+        overridden: rescore.is_some(),
         sections: b.sections,
         dimensions: b.dimensions,
         failed_items: b.failed_items,
@@ -140,7 +188,30 @@ pub async fn detail(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
+    let history = db::review::events(db, a.id)
+        .await?
+        .into_iter()
+        .map(|(e, email)| {
+            let detail = match e.detail.as_deref() {
+                None => None,
+                Some(d) => Some(
+                    serde_json::from_str(d)
+                        .map_err(|err| corrupt(format!("event {} detail: {err}", e.id)))?,
+                ),
+            };
+            Ok(AuditEvent {
+                at: e.at,
+                actor_id: e.actor_id,
+                actor_email: email,
+                action: e.action.into(),
+                revision: i64::from(e.revision),
+                comment: e.comment,
+                detail,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(AuditDetail {
+        history,
         audit: summary(a)?,
         score,
         answers,

@@ -19,7 +19,7 @@ use super::scope::{Scope, stores_in_regions};
 use crate::entities::enums::{AuditStatus, PhotoState};
 use crate::entities::{
     audit_answers, audit_conflicts, audit_photos, audit_revisions, audits, checklist_versions,
-    photos,
+    photo_files, photos,
 };
 use crate::error::ApiError;
 
@@ -306,6 +306,27 @@ async fn insert_answers(
     Ok(())
 }
 
+/// A revision's scores by section and dimension, as stored beside its totals.
+pub fn breakdown_json(s: &Score, distance_m: Option<f64>) -> serde_json::Value {
+    serde_json::json!({
+        "sections": s.sections.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
+        "dimensions": s.dimensions.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
+        "failed_items": s.failed_items,
+        "checkin_distance_m": distance_m,
+    })
+}
+
+/// An answer as its columns hold it: a number (yes/no as 1/0) or a text.
+pub fn stored_value(resp: &Response) -> (Option<f64>, Option<String>) {
+    match resp {
+        Response::NotApplicable => (None, None),
+        Response::YesNo(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
+        Response::Scale(v) | Response::Count(v) => (Some(f64::from(*v)), None),
+        Response::Measure(x) => (Some(*x), None),
+        Response::Choice(c) => (None, Some(c.clone())),
+    }
+}
+
 async fn revision_rows(
     db: &impl ConnectionTrait,
     r: &NewRevision<'_>,
@@ -313,12 +334,7 @@ async fn revision_rows(
     let payload = r.payload;
     let skew = r.received_at - r.device_clock;
     let s = r.score.score;
-    let breakdown = serde_json::json!({
-        "sections": s.sections.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
-        "dimensions": s.dimensions.iter().map(|(c, v)| serde_json::json!({"code": c, "score": v})).collect::<Vec<_>>(),
-        "failed_items": s.failed_items,
-        "checkin_distance_m": r.score.distance_m,
-    });
+    let breakdown = breakdown_json(s, r.score.distance_m);
     let revision = audit_revisions::ActiveModel {
         id: Set(Uuid::now_v7()),
         audit_id: Set(payload.id),
@@ -350,13 +366,7 @@ async fn revision_rows(
             .cloned()
             .unwrap_or(Response::NotApplicable);
         let a = answers_by_item.get(&item.id);
-        let (number, text) = match &resp {
-            Response::NotApplicable => (None, None),
-            Response::YesNo(b) => (Some(if *b { 1.0 } else { 0.0 }), None),
-            Response::Scale(v) | Response::Count(v) => (Some(f64::from(*v)), None),
-            Response::Measure(x) => (Some(*x), None),
-            Response::Choice(c) => (None, Some(c.clone())),
-        };
+        let (number, text) = stored_value(&resp);
         rows.push(audit_answers::Model {
             audit_id: payload.id,
             revision: r.revision,
@@ -369,6 +379,12 @@ async fn revision_rows(
             failed: s.failed_items.contains(&item.id),
             note: a.and_then(|a| a.note.clone()),
             answered_at: a.and_then(|a| a.answered_at),
+            override_na: None,
+            override_number: None,
+            override_text: None,
+            override_reason: None,
+            overridden_by: None,
+            overridden_at: None,
         });
     }
     // A file an earlier revision listed keeps the state it reached.
@@ -441,6 +457,7 @@ pub struct Filter {
     pub store_id: Option<Uuid>,
     pub auditor_id: Option<Uuid>,
     pub quarter: Option<String>,
+    pub flagged: Option<bool>,
 }
 
 fn in_scope(scope: &Scope) -> sea_orm::Condition {
@@ -480,6 +497,19 @@ pub async fn list(
             ),
         );
     }
+    if let Some(flagged) = f.flagged {
+        // Flags are stored as JSON arrays (the audit's) or objects whose
+        // `flags` array comes first (a photo file's), written by this server.
+        let photo_flagged = Query::select()
+            .column(photo_files::Column::AuditId)
+            .from(photo_files::Entity)
+            .and_where(photo_files::Column::Flags.not_like(r#"{"flags":[]%"#))
+            .to_owned();
+        let c = sea_orm::Condition::any()
+            .add(audits::Column::Flags.ne("[]"))
+            .add(audits::Column::Id.in_subquery(photo_flagged));
+        q = q.filter(if flagged { c } else { c.not() });
+    }
     if let Some(after) = after {
         q = q.filter(audits::Column::Id.gt(after));
     }
@@ -500,6 +530,18 @@ pub async fn visible(
 }
 
 /// Audits of an auditor by id.
+/// The auditor's audits a reviewer returned, waiting for a new revision.
+pub async fn returned_to(db: &impl ConnectionTrait, auditor: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    Ok(audits::Entity::find()
+        .select_only()
+        .column(audits::Column::Id)
+        .filter(audits::Column::AuditorId.eq(auditor))
+        .filter(audits::Column::Status.eq(AuditStatus::Returned))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 pub async fn of_auditor(
     db: &impl ConnectionTrait,
     auditor: Uuid,

@@ -1,11 +1,14 @@
 //! Database access: connecting, migrating, and the queries of each aggregate.
 
+pub mod actions;
 pub mod assignments;
 pub mod audits;
 pub mod catalog;
+pub mod compliance;
 pub mod jobs;
 pub mod photos;
 pub mod regions;
+pub mod review;
 pub mod scope;
 pub mod session_cache;
 pub mod sessions;
@@ -19,8 +22,9 @@ use base64::Engine;
 use chrono::Utc;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, IsolationLevel, Set, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::config::DataConfig;
@@ -59,6 +63,22 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Begin a transaction that only reads and sees one committed state from
+/// its first query to its last, so figures read in several queries agree
+/// with each other: `REPEATABLE READ, READ ONLY` on PostgreSQL; on SQLite
+/// a deferred transaction, whose first read fixes the snapshot (WAL).
+pub async fn begin_snapshot(
+    db: &DatabaseConnection,
+) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    let pg = db.get_database_backend() == DbBackend::Postgres;
+    db.begin_with_options(TransactionOptions {
+        isolation_level: pg.then_some(IsolationLevel::RepeatableRead),
+        access_mode: pg.then_some(AccessMode::ReadOnly),
+        sqlite_transaction_mode: None,
     })
     .await
 }

@@ -21,6 +21,15 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub note: Option<String>,
     pub answered_at: Option<DateTimeUtc>,
+    pub override_na: Option<bool>,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub override_number: Option<f64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub override_text: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub override_reason: Option<String>,
+    pub overridden_by: Option<Uuid>,
+    pub overridden_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -71,6 +71,26 @@ db_enum! {
     }
 }
 
+db_enum! {
+    /// `audit_events.action`.
+    AuditAction <=> storecheck_shared::review::AuditAction {
+        Resubmitted = "resubmitted",
+        Approved = "approved",
+        Returned = "returned",
+        Rejected = "rejected",
+        Overridden = "overridden",
+    }
+}
+
+db_enum! {
+    /// `corrective_actions.status`.
+    ActionStatus <=> storecheck_shared::review::ActionStatus {
+        Open = "open",
+        Resolved = "resolved",
+        Verified = "verified",
+    }
+}
+
 /// `jobs.state`. A finished job's row is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]

@@ -6,22 +6,24 @@ use serde::Deserialize;
 use storecheck_shared::ErrorBody;
 use storecheck_shared::org::Page;
 use storecheck_shared::quarter::Quarter;
+use storecheck_shared::review::ReviewRequest;
 use storecheck_shared::sync::{AuditDetail, AuditStatus, AuditSummary};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::audits::view;
+use crate::audits::{review, view};
 use crate::auth::AuthUser;
 use crate::db::{audits, paging};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_audits))
         .routes(routes!(get_audit))
+        .routes(routes!(review_audit))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -34,6 +36,9 @@ pub struct AuditParams {
     pub auditor_id: Option<Uuid>,
     /// `YYYY-Qn`: audits made with a checklist version of that quarter.
     pub quarter: Option<String>,
+    /// Only audits with (`true`) or without (`false`) evidence flags, on the
+    /// audit or on any of its photo files.
+    pub flagged: Option<bool>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -72,6 +77,7 @@ async fn list_audits(
         store_id: p.store_id,
         auditor_id: p.auditor_id,
         quarter,
+        flagged: p.flagged,
     };
     let rows = audits::list(&state.db, &caller.scope(), f, after, limit).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |a| a.id);
@@ -101,6 +107,10 @@ async fn get_audit(
     caller: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AuditDetail>> {
+    detail_for(&state, &caller, id).await.map(Json)
+}
+
+async fn detail_for(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<AuditDetail> {
     let mut detail = view::detail(&state.db, &caller.scope(), id).await?;
     if caller.role != storecheck_shared::Role::Auditor {
         crate::photos::attach_review_urls(
@@ -110,5 +120,40 @@ async fn get_audit(
         )
         .await?;
     }
-    Ok(Json(detail))
+    Ok(detail)
+}
+
+/// Review a submitted audit: `approve` (it counts towards compliance and
+/// opens a corrective action per failed standard), `return` (back to the
+/// auditor with a comment, seen on the next pull; the new revision they push
+/// comes back for review), `reject` (with the reason), or only `override`.
+///
+/// Overrides correct single answers with a reason: the audit is scored
+/// again exactly as a phone's revision with those answers would be, and
+/// the phone's answer is kept beside the correction. Every transition and
+/// override goes into the audit's `history`. The request names the
+/// revision it read: if another review or a new revision came first, the
+/// answer is 409 with the audit's current `status` and `revision` in
+/// `details`, and nothing changes.
+#[utoipa::path(post, path = "/api/v1/audits/{id}/review", tag = "audits",
+    params(("id" = Uuid, Path, description = "Audit id")),
+    request_body = ReviewRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The audit as reviewed", body = AuditDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Auditors cannot review", body = ErrorBody),
+        (status = 404, description = "No such audit in the caller's scope", body = ErrorBody),
+        (status = 409, description = "`invalid_transition` (the audit is not submitted) or `stale_revision` (another revision is in force); `details` give the current status and revision", body = ErrorBody),
+        (status = 422, description = "A comment or reason missing, or an override that does not fit its item", body = ErrorBody),
+        (status = 503, description = "The photo store cannot be reached to sign photo URLs; the review is stored, read the audit again", body = ErrorBody),
+    ))]
+async fn review_audit(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<ReviewRequest>,
+) -> ApiResult<Json<AuditDetail>> {
+    review::review(&state.db, &state.versions, &caller, id, req).await?;
+    detail_for(&state, &caller, id).await.map(Json)
 }

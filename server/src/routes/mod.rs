@@ -1,9 +1,11 @@
 //! The HTTP API: one module per resource, merged here.
 
+pub mod actions;
 pub mod assignments;
 pub mod audits;
 pub mod auth;
 pub mod catalog;
+pub mod compliance;
 pub mod ops;
 pub mod photos;
 pub mod regions;
@@ -32,6 +34,8 @@ use crate::state::AppState;
         (name = "catalog", description = "Dimensions, standards, checklist drafts and published versions"),
         (name = "sync", description = "Auditor phones: pull what changed, push audits made offline"),
         (name = "audits", description = "Audits as received, scored, with their history"),
+        (name = "review", description = "Corrective actions opened by approved audits, followed until a later audit verifies them"),
+        (name = "compliance", description = "Per-store, per-region and per-standard compliance from approved audits; the quarter's downloads; the settings behind them"),
         (name = "assignments", description = "Which auditor visits which store, with which checklist version, when"),
         (name = "operations", description = "Health, readiness, metrics, the API description"),
     )
@@ -70,6 +74,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(sync::router())
         .merge(photos::router())
         .merge(audits::router())
+        .merge(actions::router())
+        .merge(compliance::router())
         .merge(ops::router())
 }
 

@@ -258,6 +258,58 @@ fn matrix() -> Vec<Row> {
             "/api/v1/audits/{id}",
             Protected([200, 200, 404, 200]),
         ),
+        // An override keeps the audit submitted, so every caller finds it so.
+        row(
+            Method::POST,
+            "/api/v1/audits/{id}/review",
+            Protected([403, 200, 404, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/corrective-actions",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::PATCH,
+            "/api/v1/corrective-actions/{id}",
+            Protected([403, 200, 404, 200]),
+        ),
+        // A manager of another region sees compliance of their own (none).
+        row(
+            Method::GET,
+            "/api/v1/compliance/stores",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/compliance/regions",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/compliance/items",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/compliance/summary.csv",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/compliance/summary.xlsx",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/settings/compliance",
+            Protected([403, 200, 200, 200]),
+        ),
+        row(
+            Method::PUT,
+            "/api/v1/settings/compliance",
+            Protected([403, 403, 403, 200]),
+        ),
         row(Method::GET, "/healthz", Public(200)),
         row(Method::GET, "/readyz", Public(200)),
         row(Method::GET, "/metrics", Public(200)),
@@ -316,6 +368,8 @@ struct World {
     catalog: Catalog,
     assignment: Uuid,
     audit: Uuid,
+    /// Opened by approving a second audit that failed an item.
+    action: Uuid,
     push_body: Value,
     other_auditor: Uuid,
     auditor_email: &'static str,
@@ -360,6 +414,24 @@ async fn world(app: &TestApp) -> World {
         .post("/api/v1/sync/push", &auditor_token, push_body.clone())
         .await;
     assert_eq!(b["results"][0]["outcome"], "accepted", "{s} {b}");
+    let mut failing = full_audit(Uuid::new_v4(), 1, assignment, &version, (31.2304, 121.4737));
+    failing["answers"][0]["value"] = json!(false);
+    let (s, b) = app.push(&auditor_token, vec![failing.clone()]).await;
+    assert_eq!(b["results"][0]["outcome"], "accepted", "{s} {b}");
+    let (s, b) = app
+        .post(
+            &format!(
+                "/api/v1/audits/{}/review",
+                failing["id"].as_str().expect("id")
+            ),
+            &hq.access,
+            json!({"action": "approve", "revision": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app.get("/api/v1/corrective-actions", &hq.access).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let action = id_of(&b["items"][0]);
     let claims = verify_access_token(&app.state.token_key, &hq.access).expect("valid");
     let now = chrono::Utc::now().timestamp();
     let expired = sign_access_token(
@@ -378,6 +450,7 @@ async fn world(app: &TestApp) -> World {
         catalog,
         assignment,
         audit,
+        action,
         push_body,
         other_auditor,
         auditor_email: "auditor@test.example",
@@ -429,6 +502,18 @@ fn request_body(row: &Row, n: usize, w: &World) -> Option<Value> {
             Some(json!({"window_end": this_quarter().last_day()}))
         }
         ("POST", "/api/v1/sync/push") => Some(w.push_body.clone()),
+        ("POST", "/api/v1/audits/{id}/review") => Some(json!({
+            "action": "override", "revision": 1,
+            "overrides": [{"item_id": w.push_body["audits"][0]["answers"][0]["item_id"],
+                           "value": true, "reason": "seen on the photo"}],
+        })),
+        ("PATCH", "/api/v1/corrective-actions/{id}") => {
+            Some(json!({"due_on": this_quarter().last_day()}))
+        }
+        ("PUT", "/api/v1/settings/compliance") => Some(json!({
+            "target": 8500, "below_from": 7000, "meets_from": 8500,
+            "exceeds_from": 9500, "action_due_days": 14,
+        })),
         _ => None,
     }
 }
@@ -463,9 +548,13 @@ async fn permission_matrix() {
                 p if p.starts_with("/api/v1/checklist-versions/") => w.catalog.version,
                 p if p.starts_with("/api/v1/assignments/") => w.assignment,
                 p if p.starts_with("/api/v1/audits/") => w.audit,
+                p if p.starts_with("/api/v1/corrective-actions/") => w.action,
                 _ => w.other_auditor,
             };
-            let path = row.path.replace("{id}", &id.to_string());
+            let mut path = row.path.replace("{id}", &id.to_string());
+            if path.starts_with("/api/v1/compliance/") {
+                path.push_str(&format!("?quarter={}", this_quarter()));
+            }
             let expected = match (&row.expect, caller) {
                 (Expect::Public(s), _) => *s,
                 (
@@ -492,7 +581,8 @@ async fn permission_matrix() {
             }
             let res = req.send().await.expect("request sent");
             let status = res.status();
-            let body: Value = res.json().await.unwrap_or(Value::Null);
+            let text = res.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if status != StatusCode::from_u16(expected).expect("status") {
                 failures.push(format!(
                     "{} {} as {caller:?}: expected {expected}, got {status}: {body}",

@@ -14,13 +14,15 @@ use serde_json::{Value, json};
 use storecheck_server::config::Secret;
 use storecheck_server::entities::enums::AuditStatus;
 use storecheck_server::entities::{audit_answers, audit_revisions, audits};
-use storecheck_server::{Application, ServeConfig};
 use storecheck_shared::Role;
 use storecheck_shared::catalog::ItemKind;
 use storecheck_shared::sync::AuditPayload;
 use storecheck_tests::bench::{fresh_url, peak_rss_mib};
 use storecheck_tests::client::PhoneClient;
 use uuid::Uuid;
+
+mod common;
+use common::{Server, api, server, user};
 
 const AUDITS: usize = 1000;
 const ITEMS: usize = 120;
@@ -34,75 +36,6 @@ const PULL_ROUNDS: usize = 10;
 /// Requests per client in the paced pull runs.
 const PACED_ROUNDS: usize = 40;
 const PASSWORD: &str = "bench-password";
-
-struct Server {
-    base: String,
-    /// The database it serves from.
-    url: String,
-    state: storecheck_server::state::AppState,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _tmp: tempfile::TempDir,
-}
-
-async fn server(name: &str) -> Server {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let mut cfg = ServeConfig::new(
-        "127.0.0.1:0".parse().expect("addr"),
-        tmp.path().join("data"),
-    );
-    let url = fresh_url(tmp.path(), name).await;
-    cfg.data.database_url = Some(Secret(url.clone()));
-    cfg.data.db_max_connections = 32;
-    cfg.max_push_bytes = 64 * 1024 * 1024;
-    let app = Application::build(cfg).await.expect("build");
-    let base = format!("http://{}", app.local_addr().expect("addr"));
-    let state = app.state.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        url,
-        state,
-        _stop: stop,
-        _tmp: tmp,
-    }
-}
-
-async fn user(s: &Server, email: &str, role: Role, regions: Vec<Uuid>, hash: &str) -> Uuid {
-    storecheck_server::db::users::create(
-        &s.state.db,
-        email.to_owned(),
-        hash.to_owned(),
-        role,
-        regions,
-    )
-    .await
-    .map_err(|e| e.message)
-    .expect("user")
-    .id
-}
-
-async fn api(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Value,
-) -> Value {
-    let res = client
-        .request(method, url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent");
-    let status = res.status();
-    let v: Value = res.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {v}");
-    v
-}
 
 /// A published checklist of `ITEMS` items of every kind, a store, and
 /// `auditors` auditors each assigned to it. Returns (hq token, version JSON,
@@ -145,66 +78,8 @@ async fn organisation(s: &Server, auditors: usize) -> (String, Value, Vec<Uuid>,
         .as_str()
         .expect("id")
         .to_owned();
-    let dims: Value = http
-        .get(format!("{}/api/v1/dimensions", s.base))
-        .bearer_auth(&hq)
-        .send()
-        .await
-        .expect("dims")
-        .json()
-        .await
-        .expect("json");
-    let mut items = Vec::new();
-    for i in 0..ITEMS {
-        let dim = dims["items"][i % 5]["id"].clone();
-        let (factor, item) = match i % 5 {
-            0 => ("basic", json!({"kind": "yes_no", "weight": 10})),
-            1 => (
-                "performance",
-                json!({"kind": "scale", "weight": 5, "max": 4}),
-            ),
-            2 => (
-                "basic",
-                json!({"kind": "measure", "weight": 10, "target": 180, "compare": "at_most", "unit": "s"}),
-            ),
-            3 => (
-                "performance",
-                json!({"kind": "choice", "weight": 5, "options": [
-                {"code": "a", "label_zh": "好", "label_en": "Good", "score": 100},
-                {"code": "b", "label_zh": "差", "label_en": "Poor", "score": 0}]}),
-            ),
-            _ => (
-                "motivation",
-                json!({"kind": "yes_no", "weight": 3, "allow_na": true}),
-            ),
-        };
-        let code = format!("B-{i:03}");
-        post("/api/v1/standards", json!({"code": code, "dimension_id": dim, "factor": factor, "text_zh": "标准", "text_en": "Standard"})).await;
-        let mut item = item;
-        item["code"] = json!(code);
-        item["standard_code"] = json!(code);
-        item["factor"] = json!(factor);
-        items.push(item);
-    }
-    let sections: Vec<Value> = items
-        .chunks(20)
-        .enumerate()
-        .map(|(i, c)| json!({"code": format!("s{i}"), "title_zh": "节", "title_en": "Section", "items": c}))
-        .collect();
-    let checklist = post(
-        "/api/v1/checklists",
-        json!({"name": "Bench", "sections": sections}),
-    )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let version = common::publish_checklist(&http, &s.base, &hq, ITEMS).await;
     let quarter = storecheck_shared::quarter::Quarter::containing(Utc::now().date_naive());
-    let version = post(
-        &format!("/api/v1/checklists/{checklist}/publish"),
-        json!({"quarter": quarter.to_string()}),
-    )
-    .await;
     let region_id: Uuid = region.parse().expect("uuid");
     let mut assignments = Vec::new();
     let mut emails = Vec::new();
@@ -619,7 +494,7 @@ async fn scale_bench() {
         println!("scale-out: skipped; build the server first (cargo build --release -p server)");
         return;
     };
-    let s = server("scale").await;
+    let s = server("scale", |c| c.max_push_bytes = 64 * 1024 * 1024).await;
     let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
     let one = process(&bin, &s.url).await;
     let two = process(&bin, &s.url).await;
@@ -649,7 +524,10 @@ async fn scale_bench() {
 }
 
 async fn push_bench(backend: &str) {
-    let s = server(&format!("push_{backend}")).await;
+    let s = server(&format!("push_{backend}"), |c| {
+        c.max_push_bytes = 64 * 1024 * 1024
+    })
+    .await;
     let (_hq, version, assignments, emails) = organisation(&s, PHONES).await;
     let payloads: Vec<AuditPayload> = (0..AUDITS)
         .map(|n| audit(assignments[n % PHONES], &version, n))
@@ -789,7 +667,10 @@ async fn load(
 }
 
 async fn pull_bench(backend: &str) {
-    let s = server(&format!("pull_{backend}")).await;
+    let s = server(&format!("pull_{backend}"), |c| {
+        c.max_push_bytes = 64 * 1024 * 1024
+    })
+    .await;
     let (hq, version, _assignments, emails) = organisation(&s, PULL_CLIENTS).await;
     let http = reqwest::Client::new();
     let vid = version["id"].as_str().expect("id").to_owned();

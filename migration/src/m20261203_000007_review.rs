@@ -111,6 +111,19 @@ enum OrgSettings {
     UpdatedBy,
 }
 
+/// Per store, checklist version and item: how often approved audits
+/// assessed it (not N/A) and failed it. Approved audits never change, so
+/// each approval adds to these once; the item analysis sums them.
+#[derive(DeriveIden)]
+enum StoreItemTallies {
+    Table,
+    StoreId,
+    ChecklistVersionId,
+    ItemCode,
+    Assessed,
+    Failed,
+}
+
 #[derive(DeriveIden)]
 enum Stores {
     Table,
@@ -251,6 +264,41 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(StoreItemTallies::Table)
+                    .col(uuid(StoreItemTallies::StoreId))
+                    .col(uuid(StoreItemTallies::ChecklistVersionId))
+                    .col(string_len(StoreItemTallies::ItemCode, 64))
+                    .col(integer(StoreItemTallies::Assessed))
+                    .col(integer(StoreItemTallies::Failed))
+                    .primary_key(
+                        Index::create()
+                            .col(StoreItemTallies::StoreId)
+                            .col(StoreItemTallies::ChecklistVersionId)
+                            .col(StoreItemTallies::ItemCode),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_store_item_tallies_store")
+                            .from(StoreItemTallies::Table, StoreItemTallies::StoreId)
+                            .to(Stores::Table, Stores::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_store_item_tallies_version")
+                    .table(StoreItemTallies::Table)
+                    .col(StoreItemTallies::ChecklistVersionId)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
                     .table(CorrectiveActions::Table)
                     .col(pk_uuid(CorrectiveActions::Id))
                     .col(uuid(CorrectiveActions::StoreId))
@@ -351,6 +399,7 @@ impl MigrationTrait for Migration {
             vec![
                 OrgSettings::Table.into_iden(),
                 CorrectiveActions::Table.into_iden(),
+                StoreItemTallies::Table.into_iden(),
                 AuditDimensionScores::Table.into_iden(),
                 AuditEvents::Table.into_iden(),
                 AuditRescores::Table.into_iden(),

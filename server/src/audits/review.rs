@@ -203,6 +203,20 @@ pub async fn review(
             .filter_map(|d| Some((d.code.clone(), i32::try_from(d.score?).ok()?)))
             .collect();
         db::review::save_dimension_scores(&txn, audit.id, &dims).await?;
+        let tallies: Vec<(String, i32, i32)> = db::audits::answers(&txn, audit.id, audit.revision)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let assessed = !r.override_na.unwrap_or(r.na);
+                (
+                    r.item_code,
+                    i32::from(assessed),
+                    i32::from(assessed && r.failed),
+                )
+            })
+            .collect();
+        db::review::add_item_tallies(&txn, audit.store_id, audit.checklist_version_id, &tallies)
+            .await?;
         super::actions::on_approval(&txn, &version, &audit).await?;
     }
     db::sync::record(&txn, &[(audit.auditor_id, ChangeEntity::Audit, audit.id)]).await?;

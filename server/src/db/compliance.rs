@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::scope::Scope;
 use crate::entities::enums::AuditStatus;
 use crate::entities::{
-    audit_answers, audit_dimension_scores as ads, audits, checklist_versions, dimensions, regions,
-    stores,
+    audit_dimension_scores as ads, audits, checklist_versions, dimensions, regions,
+    store_item_tallies, stores,
 };
 use crate::error::ApiError;
 
@@ -161,61 +161,34 @@ pub async fn counted_in_region(
 }
 
 /// Per checklist version and item code: answered (not N/A) and failed,
-/// over the approved audits of these regions (all when `None`).
+/// over the approved audits of these regions (all when `None`), from the
+/// stores' tallies.
 pub async fn item_failures(
     db: &impl ConnectionTrait,
     regions: Option<Vec<Uuid>>,
     versions: &[Uuid],
 ) -> Result<Vec<(Uuid, String, i64, i64)>, ApiError> {
+    use store_item_tallies::Column as C;
     if versions.is_empty() {
         return Ok(Vec::new());
     }
-    let mut cond = sea_orm::Condition::all()
-        .add(Expr::col((audits::Entity, audits::Column::Status)).eq(AuditStatus::Approved))
-        .add(
-            Expr::col((audits::Entity, audits::Column::ChecklistVersionId))
-                .is_in(versions.to_vec()),
-        );
+    let mut q = store_item_tallies::Entity::find()
+        .select_only()
+        .column(C::ChecklistVersionId)
+        .column(C::ItemCode)
+        .column_as(
+            Expr::expr(Func::cast_as(C::Assessed.sum(), Alias::new("bigint"))),
+            "assessed",
+        )
+        .column_as(
+            Expr::expr(Func::cast_as(C::Failed.sum(), Alias::new("bigint"))),
+            "failed",
+        )
+        .filter(C::ChecklistVersionId.is_in(versions.to_vec()))
+        .group_by(C::ChecklistVersionId)
+        .group_by(C::ItemCode);
     if let Some(r) = regions {
-        cond = cond.add(
-            Expr::col((audits::Entity, audits::Column::StoreId))
-                .in_subquery(super::scope::stores_in_regions(r)),
-        );
+        q = q.filter(C::StoreId.in_subquery(super::scope::stores_in_regions(r)));
     }
-    let answer = |c: audit_answers::Column| Expr::col((audit_answers::Entity, c));
-    let q = Query::select()
-        .column((audits::Entity, audits::Column::ChecklistVersionId))
-        .column((audit_answers::Entity, audit_answers::Column::ItemCode))
-        .expr_as(
-            Expr::cust("SUM(CASE WHEN COALESCE(audit_answers.override_na, audit_answers.na) THEN 0 ELSE 1 END)"),
-            Alias::new("assessed"),
-        )
-        .expr_as(
-            Expr::cust("SUM(CASE WHEN audit_answers.failed THEN 1 ELSE 0 END)"),
-            Alias::new("failed"),
-        )
-        .from(audits::Entity)
-        .inner_join(
-            audit_answers::Entity,
-            answer(audit_answers::Column::AuditId)
-                .equals((audits::Entity, audits::Column::Id))
-                .and(
-                    answer(audit_answers::Column::Revision)
-                        .equals((audits::Entity, audits::Column::Revision)),
-                ),
-        )
-        .cond_where(cond)
-        .group_by_col((audits::Entity, audits::Column::ChecklistVersionId))
-        .group_by_col((audit_answers::Entity, audit_answers::Column::ItemCode))
-        .to_owned();
-    let mut out = Vec::new();
-    for row in db.query_all(&q).await? {
-        out.push((
-            row.try_get("", "checklist_version_id")?,
-            row.try_get("", "item_code")?,
-            row.try_get("", "assessed")?,
-            row.try_get("", "failed")?,
-        ));
-    }
-    Ok(out)
+    Ok(q.into_tuple().all(db).await?)
 }

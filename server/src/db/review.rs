@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::entities::enums::AuditAction;
 use crate::entities::{
     audit_answers, audit_dimension_scores, audit_events, audit_rescores, audit_revisions,
-    org_settings, users,
+    org_settings, store_item_tallies, users,
 };
 use crate::error::ApiError;
 
@@ -184,6 +184,49 @@ pub async fn save_dimension_scores(
     }))
     .exec_without_returning(db)
     .await?;
+    Ok(())
+}
+
+/// Add an approved audit's items to its store's tallies: per item code,
+/// (assessed, failed), each 0 or 1.
+pub async fn add_item_tallies(
+    db: &impl ConnectionTrait,
+    store: Uuid,
+    version: Uuid,
+    items: &[(String, i32, i32)],
+) -> Result<(), ApiError> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+    use store_item_tallies::Column as C;
+    if items.is_empty() {
+        return Ok(());
+    }
+    let table = store_item_tallies::Entity;
+    let rows = items
+        .iter()
+        .map(|(code, assessed, failed)| store_item_tallies::ActiveModel {
+            store_id: Set(store),
+            checklist_version_id: Set(version),
+            item_code: Set(code.clone()),
+            assessed: Set(*assessed),
+            failed: Set(*failed),
+        });
+    store_item_tallies::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::StoreId, C::ChecklistVersionId, C::ItemCode])
+                .value(
+                    C::Assessed,
+                    Expr::col((table, C::Assessed))
+                        .add(Expr::col((Alias::new("excluded"), C::Assessed))),
+                )
+                .value(
+                    C::Failed,
+                    Expr::col((table, C::Failed))
+                        .add(Expr::col((Alias::new("excluded"), C::Failed))),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

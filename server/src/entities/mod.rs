@@ -25,6 +25,7 @@ pub mod regions;
 pub mod server_secrets;
 pub mod sessions;
 pub mod standards;
+pub mod store_item_tallies;
 pub mod stores;
 pub mod sync_changes;
 pub mod sync_counter;

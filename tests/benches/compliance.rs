@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set, Statement};
-use serde_json::{Value, json};
+use serde_json::Value;
 use storecheck_server::entities::enums::{AssignmentStatus, AuditStatus, ItemKind};
 use storecheck_server::entities::{
     assignments, audit_answers, audit_dimension_scores, audit_revisions, audits, regions,
@@ -384,16 +384,7 @@ async fn bench(backend: &str, stores_wanted: usize) {
     user(&s, "hq@bench.test", Role::Hq, vec![], &hash).await;
     let auditor = user(&s, "a@bench.test", Role::Auditor, vec![], &hash).await;
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", s.base))
-        .json(&json!({"email": "hq@bench.test", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let hq = login["access_token"].as_str().expect("token").to_owned();
+    let hq = common::login(&http, &s.base, "hq@bench.test", PASSWORD).await;
     let version = common::publish_checklist(&http, &s.base, &hq, ITEMS).await;
     let version_id: Uuid = version["id"].as_str().expect("id").parse().expect("uuid");
     let started = Instant::now();
@@ -459,15 +450,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let backend = if std::env::var("STORECHECK_BENCH_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
-        "postgresql"
-    } else {
-        "sqlite"
-    };
+    let rt = common::runtime();
+    let backend = common::backend();
     let stores_wanted = std::env::var("STORECHECK_BENCH_STORES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -46,16 +46,7 @@ async fn organisation(s: &Server, auditors: usize) -> (String, Value, Vec<Uuid>,
         .expect("hash");
     user(s, "hq@bench.test", Role::Hq, vec![], &hash).await;
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", s.base))
-        .json(&json!({"email": "hq@bench.test", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let hq = login["access_token"].as_str().expect("token").to_owned();
+    let hq = common::login(&http, &s.base, "hq@bench.test", PASSWORD).await;
     let post = |path: &str, body: Value| {
         api(
             &http,
@@ -733,15 +724,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let backend = if std::env::var("STORECHECK_BENCH_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
-        "postgresql"
-    } else {
-        "sqlite"
-    };
+    let rt = common::runtime();
+    let backend = common::backend();
     // `STORECHECK_BENCH_PARTS=push,pull` runs only the parts named.
     let parts = std::env::var("STORECHECK_BENCH_PARTS").unwrap_or_default();
     let wanted = |part: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == part);

@@ -114,13 +114,7 @@ async fn stores(
 ) -> ApiResult<Json<storecheck_shared::org::Page<StoreCompliance>>> {
     let limit = usize::try_from(db::paging::limit(p.limit)?).unwrap_or(500);
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let sel = Selection {
-        quarter: quarter(&p.quarter)?,
-        region_id: p.region_id,
-        band: p.band,
-    };
-    let snap = db::begin_snapshot(&state.db).await?;
-    let q = Quarterly::load(&snap, &caller.scope(), &sel).await?;
+    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, p.band).await?;
     let start = match after {
         None => 0,
         Some((region, _)) => q
@@ -170,13 +164,7 @@ async fn regions(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<QuarterParams>,
 ) -> ApiResult<Json<RegionList>> {
-    let sel = Selection {
-        quarter: quarter(&p.quarter)?,
-        region_id: p.region_id,
-        band: None,
-    };
-    let snap = db::begin_snapshot(&state.db).await?;
-    let q = Quarterly::load(&snap, &caller.scope(), &sel).await?;
+    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, None).await?;
     let mut items = Vec::with_capacity(q.regions.len());
     for region in &q.regions {
         let rows = q.region_stores(&snap, region).await?;
@@ -219,15 +207,8 @@ async fn items(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<QuarterParams>,
 ) -> ApiResult<Json<ItemList>> {
-    let sel = Selection {
-        quarter: quarter(&p.quarter)?,
-        region_id: p.region_id,
-        band: None,
-    };
-    let scope = caller.scope();
-    let snap = db::begin_snapshot(&state.db).await?;
-    let q = Quarterly::load(&snap, &scope, &sel).await?;
-    let items = q.items(&snap, &state.versions, &scope).await?;
+    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, None).await?;
+    let items = q.items(&snap, &state.versions, &caller.scope()).await?;
     Ok(Json(ItemList {
         quarter: q.quarter.to_string(),
         items,
@@ -248,16 +229,18 @@ fn download(content_type: &'static str, name: &str, body: Body) -> Response {
         .into_response()
 }
 
-/// The snapshot a download is read in, and what it is about.
-async fn export_selection(
+/// The snapshot a read or download is made in, and what it is about.
+async fn snapshot(
     state: &AppState,
     caller: &AuthUser,
-    p: &ExportParams,
+    quarter_text: &str,
+    region_id: Option<Uuid>,
+    band: Option<Band>,
 ) -> ApiResult<(sea_orm::DatabaseTransaction, Quarterly)> {
     let sel = Selection {
-        quarter: quarter(&p.quarter)?,
-        region_id: p.region_id,
-        band: p.band,
+        quarter: quarter(quarter_text)?,
+        region_id,
+        band,
     };
     let snap = db::begin_snapshot(&state.db).await?;
     let q = Quarterly::load(&snap, &caller.scope(), &sel).await?;
@@ -283,7 +266,7 @@ async fn summary_csv(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
-    let (snap, q) = export_selection(&state, &caller, &p).await?;
+    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, p.band).await?;
     let name = export::file_name(&q, "csv");
     let rx = export::csv(snap, q);
     Ok(download(
@@ -311,10 +294,9 @@ async fn summary_xlsx(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
-    let scope = caller.scope();
-    let (snap, q) = export_selection(&state, &caller, &p).await?;
+    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, p.band).await?;
     let name = export::file_name(&q, "xlsx");
-    let file = export::xlsx(&snap, &state.versions, &scope, &q).await?;
+    let file = export::xlsx(&snap, &state.versions, &caller.scope(), &q).await?;
     drop(snap);
     // The open file stays readable after the name is gone.
     let handle = tokio::fs::File::from_std(

@@ -160,3 +160,34 @@ pub async fn publish_checklist(
     )
     .await
 }
+
+/// `postgresql` when `STORECHECK_BENCH_DATABASE_URL` names a server, else `sqlite`.
+pub fn backend() -> &'static str {
+    if std::env::var("STORECHECK_BENCH_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
+/// The runtime a benchmark's `main` runs on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Sign in; the access token.
+pub async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let reply: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    reply["access_token"].as_str().expect("token").to_owned()
+}

@@ -114,6 +114,19 @@ struct Want {
     rank: Option<i64>,
 }
 
+impl Want {
+    /// The store's score in the dimension `code`: the checklist scores two.
+    fn dimension(&self, p: &Programme, code: &str) -> Option<i64> {
+        if code == p.d1 {
+            self.d1
+        } else if code == p.d2 {
+            self.d2
+        } else {
+            None
+        }
+    }
+}
+
 const TARGET: i64 = 8500;
 
 fn north_wants() -> Vec<Want> {
@@ -212,13 +225,7 @@ fn check_row(p: &Programme, row: &Value, w: &Want) {
     let dims = row["dimensions"].as_array().expect("dimensions");
     assert_eq!(dims.len(), p.dimensions.len(), "{ctx}");
     for (d, code) in dims.iter().zip(&p.dimensions) {
-        let want = if *code == p.d1 {
-            w.d1
-        } else if *code == p.d2 {
-            w.d2
-        } else {
-            None
-        };
+        let want = w.dimension(p, code);
         assert_eq!(d["code"], code.as_str(), "{ctx}");
         assert_eq!(d["score"], opt(want), "{ctx}");
         assert_eq!(d["gap"], opt(want.map(|s| TARGET - s)), "{ctx}");
@@ -411,13 +418,7 @@ async fn the_csv_has_every_figure_and_neutralises_formulas() {
             w.critical.to_string(),
         ];
         for d in &p.dimensions {
-            let v = if *d == p.d1 {
-                w.d1
-            } else if *d == p.d2 {
-                w.d2
-            } else {
-                None
-            };
+            let v = w.dimension(p, d);
             expect.push(points(v));
             expect.push(points(v.map(|s| TARGET - s)));
         }
@@ -495,13 +496,7 @@ async fn the_xlsx_has_every_figure_on_three_sheets() {
         assert_eq!(cell_str(&row[7]), w.band);
         assert_eq!(row[8], Data::Bool(w.critical), "{}", w.code);
         for (i, d) in p.dimensions.iter().enumerate() {
-            let v = if *d == p.d1 {
-                w.d1
-            } else if *d == p.d2 {
-                w.d2
-            } else {
-                None
-            };
+            let v = w.dimension(p, d);
             assert!(close(cell_f64(&row[9 + 2 * i]), v), "{} {d}", w.code);
             assert!(
                 close(cell_f64(&row[10 + 2 * i]), v.map(|s| TARGET - s)),

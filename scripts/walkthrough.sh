@@ -32,6 +32,10 @@ grep -qi '^cache-control: .*immutable' "$WORK/out.txt"
 grep -q '"outcome": "accepted"' "$WORK/out.txt"
 grep -q '"state":"uploaded"' "$WORK/out.txt"
 grep -q '"listed": 3' "$WORK/out.txt"
+grep -q '"status": "approved"' "$WORK/out.txt"
+grep -q '"band": "exceeds"' "$WORK/out.txt"
+grep -q '^2026-Q4,' storecheck-compliance-2026-Q4.csv
+test -s storecheck-compliance-2026-Q4.xlsx
 # Processing takes moments: HQ sees every photo processed.
 TOKEN=$(curl -sf http://127.0.0.1:8080/api/v1/auth/login -H 'Content-Type: application/json' \
   -d '{"email": "admin@example.com", "password": "change-me-please"}' | jq -r .access_token)

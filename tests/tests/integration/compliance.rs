@@ -743,3 +743,64 @@ async fn bad_compliance_queries_get_clear_errors() {
         .await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn the_item_analysis_adds_versions_of_a_quarter_by_standard_code() {
+    let p = Programme::new().await;
+    let store = p.store("N-1", "Store N-1", p.north).await;
+    // Version 2 of the same checklist, for the same quarter: new item ids,
+    // the same standards.
+    let (s, b) = p
+        .app
+        .post(
+            &format!("/api/v1/checklists/{}/publish", p.checklist),
+            &p.hq,
+            json!({"quarter": this_quarter().to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, v2) = p
+        .app
+        .get(&format!("/api/v1/checklist-versions/{}", id_of(&b)), &p.hq)
+        .await;
+    assert_ne!(v2["id"], p.version["id"]);
+    assert_ne!(
+        Programme::items(&v2)["GREET"],
+        Programme::items(&p.version)["GREET"]
+    );
+    let v1 = p.version.clone();
+    p.approved(store, &v1, [A::No, A::Scale(4), A::Yes, A::Count(0)])
+        .await;
+    p.approved(store, &v2, [A::Yes, A::Na, A::Yes, A::Count(2)])
+        .await;
+    let (s, b) = p
+        .app
+        .get(&format!("/api/v1/compliance/items?{}", q()), &p.hq)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let got: Vec<(String, i64, i64)> = b["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["standard_code"].as_str().expect("code").to_owned(),
+                i["assessed"].as_i64().expect("assessed"),
+                i["failed"].as_i64().expect("failed"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("STD-ERRORS".to_owned(), 2, 1),
+            ("STD-GREET".to_owned(), 2, 1),
+            ("STD-EXTRA".to_owned(), 2, 0),
+            ("STD-SMILE".to_owned(), 1, 0),
+        ]
+    );
+    // Both audits count for the store: (scores by hand) 66.67 and 100 − 10 = 90.00.
+    let rows = all_rows(&p.app, &p.hq, &q()).await;
+    assert_eq!(rows[0]["audits_counted"], 2);
+    assert_eq!(rows[0]["score"], (6667 + 9000 + 1) / 2);
+}

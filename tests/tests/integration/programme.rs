@@ -45,6 +45,8 @@ pub struct Programme {
     pub version: Value,
     /// The same checklist published for the previous quarter.
     pub previous: Value,
+    /// The checklist (a draft HQ may edit and publish again).
+    pub checklist: Uuid,
     /// Every dimension code of the organisation, in order.
     pub dimensions: Vec<String>,
     /// The dimensions the checklist uses.
@@ -139,6 +141,7 @@ impl Programme {
             manager,
             version,
             previous,
+            checklist,
             d1: dimensions[0].clone(),
             d2: dimensions[1].clone(),
             dimensions,

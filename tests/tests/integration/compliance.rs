@@ -316,23 +316,7 @@ async fn store_region_and_item_figures_equal_the_hand_computation() {
     assert_eq!(south["bands"]["exceeds"], 1);
 
     // Items: the Pareto of failures.
-    let (s, b) = p
-        .app
-        .get(&format!("/api/v1/compliance/items?{}", q()), &p.hq)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let items: Vec<(String, i64, i64)> = b["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| {
-            (
-                i["standard_code"].as_str().expect("value").to_owned(),
-                i["assessed"].as_i64().expect("value"),
-                i["failed"].as_i64().expect("value"),
-            )
-        })
-        .collect();
+    let (b, items) = p.failures(&p.hq).await;
     assert_eq!(
         items,
         [
@@ -773,23 +757,7 @@ async fn the_item_analysis_adds_versions_of_a_quarter_by_standard_code() {
         .await;
     p.approved(store, &v2, [A::Yes, A::Na, A::Yes, A::Count(2)])
         .await;
-    let (s, b) = p
-        .app
-        .get(&format!("/api/v1/compliance/items?{}", q()), &p.hq)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let got: Vec<(String, i64, i64)> = b["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| {
-            (
-                i["standard_code"].as_str().expect("code").to_owned(),
-                i["assessed"].as_i64().expect("assessed"),
-                i["failed"].as_i64().expect("failed"),
-            )
-        })
-        .collect();
+    let (_, got) = p.failures(&p.hq).await;
     assert_eq!(
         got,
         [

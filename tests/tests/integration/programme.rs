@@ -276,6 +276,32 @@ impl Programme {
         b
     }
 
+    /// The item analysis of this quarter as `token` sees it: the reply, and
+    /// (standard code, assessed, failed) in its order.
+    pub async fn failures(&self, token: &str) -> (Value, Vec<(String, i64, i64)>) {
+        let (s, b) = self
+            .app
+            .get(
+                &format!("/api/v1/compliance/items?quarter={}", this_quarter()),
+                token,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let rows = b["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                (
+                    i["standard_code"].as_str().expect("code").to_owned(),
+                    i["assessed"].as_i64().expect("assessed"),
+                    i["failed"].as_i64().expect("failed"),
+                )
+            })
+            .collect();
+        (b, rows)
+    }
+
     /// Raw bytes of a download, with its content type and file name.
     pub async fn download(&self, token: &str, path: &str) -> (StatusCode, String, String, Vec<u8>) {
         let res = self

@@ -372,27 +372,9 @@ async fn overrides_rescore_exactly_and_keep_the_phone_answer() {
     assert_eq!(row["score"], 1667);
     assert_eq!(row["band"], "non_compliant");
     assert_eq!(row["critical"], true);
-    let (_, items) = p
-        .app
-        .get(
-            &format!("/api/v1/compliance/items?quarter={}", this_quarter()),
-            &p.hq,
-        )
-        .await;
-    let failed: HashMap<String, (i64, i64)> = items["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| {
-            (
-                i["standard_code"].as_str().expect("code").to_owned(),
-                (
-                    i["assessed"].as_i64().expect("assessed"),
-                    i["failed"].as_i64().expect("failed"),
-                ),
-            )
-        })
-        .collect();
+    let (items, rows) = p.failures(&p.hq).await;
+    let failed: HashMap<String, (i64, i64)> =
+        rows.into_iter().map(|(c, a, f)| (c, (a, f))).collect();
     assert_eq!(failed["STD-GREET"], (1, 1), "{items}");
     assert_eq!(failed["STD-ERRORS"], (1, 0), "{items}");
     assert_eq!(failed["STD-EXTRA"], (1, 1), "{items}");

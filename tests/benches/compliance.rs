@@ -260,7 +260,6 @@ fn placeholder(db: &DatabaseConnection) -> &'static str {
 /// critical count, and its dimension sums, in one statement.
 async fn stores_ceiling(db: &DatabaseConnection, version: Uuid) -> usize {
     let p = placeholder(db);
-    let p2 = if p == "?" { "?" } else { "$1" };
     let sql = format!(
         "SELECT st.id, st.code, r.code, a.n, a.s, a.c, d.dimension_code, d.dn, d.ds
          FROM stores st
@@ -271,7 +270,7 @@ async fn stores_ceiling(db: &DatabaseConnection, version: Uuid) -> usize {
                     GROUP BY store_id) a ON a.store_id = st.id
          LEFT JOIN (SELECT au.store_id, ds.dimension_code, COUNT(ds.score) AS dn, SUM(ds.score) AS ds
                     FROM audit_dimension_scores ds JOIN audits au ON au.id = ds.audit_id
-                    WHERE au.status = 'approved' AND au.checklist_version_id = {p2}
+                    WHERE au.status = 'approved' AND au.checklist_version_id = {p}
                     GROUP BY au.store_id, ds.dimension_code) d ON d.store_id = st.id
          ORDER BY r.code, st.code"
     );

@@ -20,11 +20,11 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::corrupt;
-use super::review::{response_json, stored_response};
+use super::review::{MAX_TEXT, response_json, stored_response};
 use crate::db;
 use crate::db::scope::{Caller, Scope};
 use crate::entities::enums::ActionStatus;
-use crate::entities::{audits, corrective_actions as ca, stores};
+use crate::entities::{audit_answers, audits, corrective_actions as ca, stores};
 use crate::error::ApiError;
 use crate::storage::Storage;
 
@@ -42,6 +42,7 @@ pub(crate) async fn on_approval(
     txn: &impl ConnectionTrait,
     version: &ChecklistVersion,
     audit: &audits::Model,
+    answers: &[audit_answers::Model],
 ) -> Result<(), ApiError> {
     // One approval at a time per store: two approved at once cannot both
     // open the same action.
@@ -56,7 +57,7 @@ pub(crate) async fn on_approval(
         .map(|i| (i.id, i.standard_code.as_str()))
         .collect();
     let mut assessed: BTreeMap<String, Assessed> = BTreeMap::new();
-    for r in db::audits::answers(txn, audit.id, audit.revision).await? {
+    for r in answers {
         let (na, number, text) = match r.override_na {
             Some(na) => (na, r.override_number, r.override_text.clone()),
             None => (r.na, r.value_number, r.value_text.clone()),
@@ -233,8 +234,11 @@ pub async fn patch(
     let scope: Scope = caller.scope();
     let mut errors = Vec::new();
     let note = p.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if note.is_some_and(|n| n.chars().count() > 4000) {
-        errors.push(ErrorDetail::new("note", "must be at most 4000 characters"));
+    if note.is_some_and(|n| n.chars().count() > MAX_TEXT) {
+        errors.push(ErrorDetail::new(
+            "note",
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
     }
     match p.status {
         Some(WireStatus::Resolved) if note.is_none() => errors.push(ErrorDetail::new(

@@ -25,8 +25,8 @@ use crate::entities::enums::{AuditAction, AuditStatus, ChangeEntity, ItemKind};
 use crate::entities::{audit_rescores, audits};
 use crate::error::ApiError;
 
-/// Longest comment or reason kept.
-const MAX_TEXT: usize = 4000;
+/// Longest comment, reason or note kept.
+pub(crate) const MAX_TEXT: usize = 4000;
 /// Most answers corrected in one review.
 const MAX_OVERRIDES: usize = 500;
 
@@ -203,13 +203,13 @@ pub async fn review(
             .filter_map(|d| Some((d.code.clone(), i32::try_from(d.score?).ok()?)))
             .collect();
         db::review::save_dimension_scores(&txn, audit.id, &dims).await?;
-        let tallies: Vec<(String, i32, i32)> = db::audits::answers(&txn, audit.id, audit.revision)
-            .await?
-            .into_iter()
+        let answers = db::audits::answers(&txn, audit.id, audit.revision).await?;
+        let tallies: Vec<(String, i32, i32)> = answers
+            .iter()
             .map(|r| {
                 let assessed = !r.override_na.unwrap_or(r.na);
                 (
-                    r.item_code,
+                    r.item_code.clone(),
                     i32::from(assessed),
                     i32::from(assessed && r.failed),
                 )
@@ -217,7 +217,7 @@ pub async fn review(
             .collect();
         db::review::add_item_tallies(&txn, audit.store_id, audit.checklist_version_id, &tallies)
             .await?;
-        super::actions::on_approval(&txn, &version, &audit).await?;
+        super::actions::on_approval(&txn, &version, &audit, &answers).await?;
     }
     db::sync::record(&txn, &[(audit.auditor_id, ChangeEntity::Audit, audit.id)]).await?;
     txn.commit().await?;

@@ -34,7 +34,7 @@ impl TokenKey {
         TokenKey(Arc::new(secret.to_vec()))
     }
 
-    fn mac(&self) -> HmacSha256 {
+    pub(crate) fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length.
         match HmacSha256::new_from_slice(&self.0) {
             Ok(m) => m,
@@ -165,6 +165,60 @@ fn dummy_hash() -> anyhow::Result<&'static str> {
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
         .to_string();
     Ok(DUMMY.get_or_init(|| h))
+}
+
+/// Check an e-mail address and password as every sign-in does (the API's
+/// and the console's): failures are throttled per account and per client
+/// address (429), a wrong pair is 401 `invalid_credentials`, a disabled
+/// account 403 `account_disabled`.
+pub async fn check_password(
+    state: &crate::state::App,
+    addr: &str,
+    email: &str,
+    password: String,
+) -> Result<crate::entities::users::Model, ApiError> {
+    use crate::db::{throttle, users};
+    let email = email.trim().to_lowercase();
+    let account_key = throttle::account_key(&email);
+    let address_key = throttle::address_key(addr);
+    for key in [&account_key, &address_key] {
+        if let Some(wait) = throttle::locked_for(&state.db, key).await? {
+            return Err(ApiError::too_many_requests(
+                wait,
+                format!("too many failed sign-ins; try again in {wait} s"),
+            ));
+        }
+    }
+    let user = users::by_email(&state.db, &email).await?;
+    let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        throttle::record_failure(
+            &state.db,
+            &account_key,
+            state.config.login_failures_per_account,
+        )
+        .await?;
+        throttle::record_failure(
+            &state.db,
+            &address_key,
+            state.config.login_failures_per_address,
+        )
+        .await?;
+        tracing::info!(client = %addr, "failed sign-in");
+        return Err(ApiError::unauthenticated(
+            "invalid_credentials",
+            "wrong e-mail address or password",
+        ));
+    };
+    throttle::clear(&state.db, &account_key).await?;
+    if user.disabled {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    Ok(user)
 }
 
 /// The signed-in caller: who, in which role, over which regions.

@@ -36,6 +36,12 @@ impl ApiError {
         self
     }
 
+    /// The same error under another stable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn with_detail(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
         self.details.push(ErrorDetail::new(field, message));
         self

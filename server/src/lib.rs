@@ -23,6 +23,7 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod web;
 
 pub use config::ServeConfig;
 pub use startup::Application;

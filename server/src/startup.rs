@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout);
     let body_limit = state.config.max_body_bytes;
     api.merge(SwaggerUi::new("/docs").url("/docs/openapi.json", openapi))
+        .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(record_route))
@@ -262,12 +263,14 @@ async fn error_shape(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_json = res
+    // JSON errors are in the shape already; the console's error pages are
+    // HTML in its own look.
+    let shaped = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if shaped {
         return res;
     }
     let (parts, body) = res.into_parts();

@@ -458,22 +458,18 @@ pub struct Filter {
     pub auditor_id: Option<Uuid>,
     pub quarter: Option<String>,
     pub flagged: Option<bool>,
+    /// Newest first (the console's queue); the API lists oldest first.
+    pub newest_first: bool,
 }
 
 fn in_scope(scope: &Scope) -> sea_orm::Condition {
     scope.by_store_or_auditor(audits::Column::StoreId, audits::Column::AuditorId)
 }
 
-pub async fn list(
-    db: &impl ConnectionTrait,
-    scope: &Scope,
-    f: Filter,
-    after: Option<Uuid>,
-    limit: u64,
-) -> Result<Vec<audits::Model>, ApiError> {
-    let mut q = audits::Entity::find()
-        .filter(in_scope(scope))
-        .order_by_asc(audits::Column::Id);
+/// The audits of a scope that pass a filter, in id order (oldest first,
+/// ids being time-ordered), or newest first.
+fn filtered(scope: &Scope, f: Filter) -> sea_orm::Select<audits::Entity> {
+    let mut q = audits::Entity::find().filter(in_scope(scope));
     if let Some(s) = f.status {
         q = q.filter(audits::Column::Status.eq(s));
     }
@@ -510,10 +506,50 @@ pub async fn list(
             .add(audits::Column::Id.in_subquery(photo_flagged));
         q = q.filter(if flagged { c } else { c.not() });
     }
-    if let Some(after) = after {
-        q = q.filter(audits::Column::Id.gt(after));
-    }
+    q
+}
+
+/// A page of audits (one more row than `limit`, for `paging::page`),
+/// oldest first after `after`, or with `newest_first` newest first before it.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: Filter,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<audits::Model>, ApiError> {
+    let newest_first = f.newest_first;
+    let mut q = filtered(scope, f);
+    q = if newest_first {
+        if let Some(after) = after {
+            q = q.filter(audits::Column::Id.lt(after));
+        }
+        q.order_by_desc(audits::Column::Id)
+    } else {
+        if let Some(after) = after {
+            q = q.filter(audits::Column::Id.gt(after));
+        }
+        q.order_by_asc(audits::Column::Id)
+    };
     Ok(q.limit(limit + 1).all(db).await?)
+}
+
+/// How many audits of the filter are in each status.
+pub async fn count_by_status(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    mut f: Filter,
+) -> Result<Vec<(AuditStatus, i64)>, ApiError> {
+    f.status = None;
+    let rows: Vec<(AuditStatus, i64)> = filtered(scope, f)
+        .select_only()
+        .column(audits::Column::Status)
+        .column_as(audits::Column::Id.count(), "n")
+        .group_by(audits::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows)
 }
 
 /// An audit the caller may see (404 otherwise).
@@ -529,7 +565,6 @@ pub async fn visible(
         .ok_or_else(|| ApiError::not_found("audit"))
 }
 
-/// Audits of an auditor by id.
 /// The auditor's audits a reviewer returned, waiting for a new revision.
 pub async fn returned_to(db: &impl ConnectionTrait, auditor: Uuid) -> Result<Vec<Uuid>, ApiError> {
     Ok(audits::Entity::find()

@@ -125,6 +125,27 @@ pub async fn list_standards(
     Ok(q.limit(limit + 1).all(db).await?)
 }
 
+/// The texts (English, Chinese) of standards by code, for display.
+pub async fn standard_texts(
+    db: &impl ConnectionTrait,
+    codes: &[String],
+) -> Result<HashMap<String, (String, String)>, ApiError> {
+    let mut out = HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(super::IN_CHUNK) {
+        let rows: Vec<(String, String, String)> = standards::Entity::find()
+            .select_only()
+            .column(standards::Column::Code)
+            .column(standards::Column::TextEn)
+            .column(standards::Column::TextZh)
+            .filter(standards::Column::Code.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|(c, en, zh)| (c, (en, zh))));
+    }
+    Ok(out)
+}
+
 pub async fn standard(db: &impl ConnectionTrait, id: Uuid) -> Result<standards::Model, ApiError> {
     standards::Entity::find_by_id(id)
         .one(db)

@@ -28,6 +28,18 @@ pub async fn versions_of(db: &impl ConnectionTrait, quarter: &str) -> Result<Vec
         .await?)
 }
 
+/// The quarters that have published checklist versions, latest first.
+pub async fn quarters(db: &impl ConnectionTrait) -> Result<Vec<String>, ApiError> {
+    Ok(checklist_versions::Entity::find()
+        .select_only()
+        .column(checklist_versions::Column::Quarter)
+        .distinct()
+        .order_by_desc(checklist_versions::Column::Quarter)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Dimension codes in their order.
 pub async fn dimension_codes(db: &impl ConnectionTrait) -> Result<Vec<String>, ApiError> {
     Ok(dimensions::Entity::find()

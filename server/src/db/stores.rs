@@ -49,6 +49,19 @@ pub async fn by_ids(
     Ok(out)
 }
 
+/// The store of the scope with this code, if any.
+pub async fn by_code(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    code: &str,
+) -> Result<Option<stores::Model>, ApiError> {
+    Ok(stores::Entity::find()
+        .filter(scope.by_region(stores::Column::RegionId))
+        .filter(stores::Column::Code.eq(code))
+        .one(db)
+        .await?)
+}
+
 pub struct Filter {
     pub region_id: Option<Uuid>,
     pub q: Option<String>,

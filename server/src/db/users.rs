@@ -75,6 +75,26 @@ pub async fn list(
     with_regions(db, rows).await
 }
 
+/// E-mail addresses of users by id (any number), for display.
+pub async fn emails(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, ApiError> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        let rows: Vec<(Uuid, String)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::Email)
+            .filter(users::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Attach each user's regions (one query for the lot).
 pub async fn with_regions(
     db: &impl ConnectionTrait,

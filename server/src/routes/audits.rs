@@ -78,6 +78,7 @@ async fn list_audits(
         auditor_id: p.auditor_id,
         quarter,
         flagged: p.flagged,
+        newest_first: false,
     };
     let rows = audits::list(&state.db, &caller.scope(), f, after, limit).await?;
     let (rows, next_cursor) = paging::page(rows, limit, |a| a.id);
@@ -110,7 +111,11 @@ async fn get_audit(
     detail_for(&state, &caller, id).await.map(Json)
 }
 
-async fn detail_for(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<AuditDetail> {
+pub(crate) async fn detail_for(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<AuditDetail> {
     let mut detail = view::detail(&state.db, &caller.scope(), id).await?;
     if caller.role != storecheck_shared::Role::Auditor {
         crate::photos::attach_review_urls(

@@ -10,8 +10,8 @@ use storecheck_shared::auth::{LoginRequest, LogoutRequest, Me, RefreshRequest, T
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, issue_access_token, verify_password};
-use crate::db::{sessions, throttle, users};
+use crate::auth::{AuthUser, issue_access_token};
+use crate::db::{sessions, users};
 use crate::entities;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, OptionalJson};
@@ -111,46 +111,7 @@ async fn login(
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<NoStore<Json<TokenResponse>>> {
-    let email = req.email.trim().to_lowercase();
-    let account_key = throttle::account_key(&email);
-    let address_key = throttle::address_key(&addr);
-    for key in [&account_key, &address_key] {
-        if let Some(wait) = throttle::locked_for(&state.db, key).await? {
-            return Err(ApiError::too_many_requests(
-                wait,
-                format!("too many failed sign-ins; try again in {wait} s"),
-            ));
-        }
-    }
-    let user = users::by_email(&state.db, &email).await?;
-    let ok = verify_password(req.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let Some(user) = user.filter(|_| ok) else {
-        throttle::record_failure(
-            &state.db,
-            &account_key,
-            state.config.login_failures_per_account,
-        )
-        .await?;
-        throttle::record_failure(
-            &state.db,
-            &address_key,
-            state.config.login_failures_per_address,
-        )
-        .await?;
-        tracing::info!(client = %addr, "failed sign-in");
-        return Err(ApiError::unauthenticated(
-            "invalid_credentials",
-            "wrong e-mail address or password",
-        ));
-    };
-    throttle::clear(&state.db, &account_key).await?;
-    if user.disabled {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account_disabled",
-            "this account is disabled",
-        ));
-    }
+    let user = crate::auth::check_password(&state, &addr, &req.email, req.password).await?;
     let session = sessions::create(
         &state.db,
         user.id,

@@ -230,7 +230,7 @@ fn download(content_type: &'static str, name: &str, body: Body) -> Response {
 }
 
 /// The snapshot a read or download is made in, and what it is about.
-async fn snapshot(
+pub(crate) async fn snapshot(
     state: &AppState,
     caller: &AuthUser,
     quarter_text: &str,
@@ -266,7 +266,16 @@ async fn summary_csv(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
-    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, p.band).await?;
+    csv_download(&state, &caller, &p).await
+}
+
+/// The CSV download (for the API and the console).
+pub(crate) async fn csv_download(
+    state: &AppState,
+    caller: &AuthUser,
+    p: &ExportParams,
+) -> ApiResult<Response> {
+    let (snap, q) = snapshot(state, caller, &p.quarter, p.region_id, p.band).await?;
     let name = export::file_name(&q, "csv");
     let rx = export::csv(snap, q);
     Ok(download(
@@ -294,7 +303,16 @@ async fn summary_xlsx(
     caller: AuthUser,
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
-    let (snap, q) = snapshot(&state, &caller, &p.quarter, p.region_id, p.band).await?;
+    xlsx_download(&state, &caller, &p).await
+}
+
+/// The workbook download (for the API and the console).
+pub(crate) async fn xlsx_download(
+    state: &AppState,
+    caller: &AuthUser,
+    p: &ExportParams,
+) -> ApiResult<Response> {
+    let (snap, q) = snapshot(state, caller, &p.quarter, p.region_id, p.band).await?;
     let name = export::file_name(&q, "xlsx");
     let file = export::xlsx(&snap, &state.versions, &caller.scope(), &q).await?;
     drop(snap);

@@ -272,7 +272,8 @@ async fn load(state: &AppState, v: &Viewer, q: &ActionQuery) -> Result<ActionsPa
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ResolveForm {
     csrf: String,
     note: Option<String>,

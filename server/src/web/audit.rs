@@ -157,11 +157,14 @@ pub async fn show(
 }
 
 /// What the review forms send (the decision form, or one correction).
-#[derive(Debug, Deserialize)]
+/// Every field may be missing, so that a form without its CSRF token is
+/// refused as such before anything else is looked at.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ReviewForm {
     csrf: String,
     action: String,
-    revision: i64,
+    revision: Option<i64>,
     comment: Option<String>,
     item_id: Option<String>,
     value: Option<String>,
@@ -245,9 +248,12 @@ async fn request(
             reason: f.reason.clone().unwrap_or_default(),
         });
     }
+    let revision = f
+        .revision
+        .ok_or_else(|| ApiError::invalid_field("revision", "which revision was read"))?;
     Ok(ReviewRequest {
         action,
-        revision: f.revision,
+        revision,
         comment: f.comment.clone().filter(|c| !c.trim().is_empty()),
         overrides,
     })
@@ -327,6 +333,23 @@ fn event_name(t: Tr, a: AuditAction) -> &'static str {
         AuditAction::Rejected => "event.rejected",
         AuditAction::Overridden => "event.overridden",
     })
+}
+
+/// A visit's start and end, the date once when it is the same day.
+pub fn visit_span(
+    start: &chrono::DateTime<chrono::Utc>,
+    end: &chrono::DateTime<chrono::Utc>,
+) -> String {
+    if start.date_naive() == end.date_naive() {
+        format!(
+            "{} {}–{} UTC",
+            start.format("%Y-%m-%d"),
+            start.format("%H:%M"),
+            end.format("%H:%M")
+        )
+    } else {
+        format!("{} – {}", when(start), when(end))
+    }
 }
 
 fn bytes(n: u64) -> String {
@@ -493,7 +516,7 @@ fn layout(
         status: a.status,
         status_text: t.status(a.status.as_str()),
         revision: a.revision,
-        visited: format!("{} – {}", when(&a.started_at), when(&a.finished_at)),
+        visited: visit_span(&a.started_at, &a.finished_at),
         total: points(d.score.total),
         base: points(d.score.base),
         bonus: points(d.score.bonus),
@@ -615,6 +638,19 @@ mod tests {
         assert_eq!(
             form_value(&ch, Some("good")).ok(),
             Some(Value::String("good".into()))
+        );
+    }
+
+    #[test]
+    fn a_visit_names_its_day_once() {
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().expect("time");
+        assert_eq!(
+            visit_span(&t("2026-11-02T09:05:00Z"), &t("2026-11-02T09:40:00Z")),
+            "2026-11-02 09:05–09:40 UTC"
+        );
+        assert_eq!(
+            visit_span(&t("2026-11-02T23:50:00Z"), &t("2026-11-03T00:20:00Z")),
+            "2026-11-02 23:50 UTC – 2026-11-03 00:20 UTC"
         );
     }
 

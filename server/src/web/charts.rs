@@ -29,9 +29,9 @@ pub struct Bar {
     pub class: &'static str,
 }
 
-const WIDTH: f64 = 640.0;
-const LABEL_W: f64 = 210.0;
-const ROW_H: f64 = 26.0;
+const WIDTH: f64 = 540.0;
+const LABEL_W: f64 = 190.0;
+const ROW_H: f64 = 30.0;
 
 fn open(out: &mut String, id: &str, title: &str, height: f64) {
     let _ = write!(
@@ -69,7 +69,7 @@ pub fn bars(
         .map(|r| r.value)
         .fold(max.unwrap_or(0.0), f64::max)
         .max(marker.map_or(0.0, |m| m.0));
-    let span = WIDTH - LABEL_W - 70.0;
+    let span = WIDTH - LABEL_W - 64.0;
     let x = |v: f64| {
         if top > 0.0 {
             LABEL_W + span * (v.max(0.0) / top)
@@ -85,7 +85,7 @@ pub fn bars(
             r#"<g class="bar {class}"><title>{full}: {text}</title><text x="{lx}" y="{ty}" text-anchor="end" class="label">{label}</text><rect x="{LABEL_W}" y="{y}" width="{w:.1}" height="{h}" rx="2"></rect><text x="{vx:.1}" y="{ty}" class="value">{text}</text></g>"#,
             class = r.class,
             full = escape(&r.label),
-            label = escape(&short(&r.label, 26)),
+            label = escape(&short(&r.label, 20)),
             text = escape(&r.text),
             lx = LABEL_W - 6.0,
             ty = y + ROW_H * 0.55,
@@ -110,14 +110,15 @@ pub fn bars(
 /// A Pareto chart: bars of counts, most first, and the cumulative share
 /// as a line against the right-hand 0–100 % axis.
 pub fn pareto(id: &str, title: &str, rows: &[(String, i64)]) -> String {
-    let height = 260.0;
-    let (left, right, top, bottom) = (40.0, WIDTH - 44.0, 14.0, height - 70.0);
+    let height = 300.0;
+    let (left, right, top, bottom) = (40.0, WIDTH - 50.0, 14.0, height - 95.0);
     let mut out = String::new();
     open(&mut out, id, title, height);
     let total: i64 = rows.iter().map(|r| r.1.max(0)).sum();
     let most = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64;
     let n = rows.len().max(1) as f64;
     let slot = (right - left) / n;
+    let bar = (slot * 0.76).min(60.0);
     let y = |share: f64| bottom - (bottom - top) * share;
     let _ = write!(
         out,
@@ -150,9 +151,9 @@ pub fn pareto(id: &str, title: &str, rows: &[(String, i64)]) -> String {
             r#"<g class="bar failed"><title>{full}: {count} ({pct:.0}%)</title><rect x="{bx:.1}" y="{by:.1}" width="{bw:.1}" height="{h:.1}"></rect><text transform="translate({cx:.1},{ly}) rotate(-40)" text-anchor="end" class="label">{label}</text></g>"#,
             full = escape(label),
             pct = share * 100.0,
-            bx = x0 + slot * 0.12,
+            bx = x0 + (slot - bar) / 2.0,
             by = bottom - h,
-            bw = slot * 0.76,
+            bw = bar,
             ly = bottom + 12.0,
             label = escape(&short(label, 14)),
         );

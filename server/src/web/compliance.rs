@@ -380,11 +380,11 @@ pub async fn show(
         .dimensions
         .iter()
         .map(|d| Bar {
-            label: format!(
-                "{} {}",
-                d.code,
-                names.get(&d.code).map_or("", String::as_str)
-            ),
+            label: names
+                .get(&d.code)
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or_else(|| d.code.clone()),
             value: d.score.unwrap_or(0) as f64,
             text: opt_points(d.score),
             class: match d.score {

@@ -338,6 +338,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "退回或拒绝时必填：审核员会在手机上看到。",
     ),
     ("audit.submit_review", "Submit review", "提交审核"),
+    ("audit.to_review", "To the review form", "前往审核表单"),
     ("audit.guidance", "Guidance", "说明"),
     (
         "audit.matches",

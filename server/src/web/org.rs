@@ -176,7 +176,8 @@ pub async fn stores(
     page_with(StatusCode::OK, &p)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ImportForm {
     csrf: String,
     csv: String,

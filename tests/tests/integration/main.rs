@@ -9,6 +9,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod compliance;
+mod console;
 mod import;
 mod jobs;
 mod lifecycle;

@@ -8,6 +8,9 @@
 //! its resident memory during each download is its peak (reset before
 //! each) less its size before.
 //!
+//! The web console's audit and compliance pages are timed beside the JSON
+//! a client needs for the same content (p50 and p99).
+//!
 //! `cargo bench -p storecheck-tests --bench compliance` runs on SQLite;
 //! with `STORECHECK_BENCH_DATABASE_URL=postgres://…/postgres` on a fresh
 //! PostgreSQL database. `STORECHECK_BENCH_STORES` changes the number of
@@ -34,6 +37,10 @@ const REGIONS: usize = 100;
 const AUDITS_PER_STORE: usize = 4;
 const ITEMS: usize = 120;
 const RUNS: usize = 3;
+/// Timings of the audit page and its JSON, for the percentiles.
+const AUDIT_RUNS: usize = 200;
+/// Timings of the compliance page and its JSON.
+const PAGE_RUNS: usize = 15;
 const PASSWORD: &str = "bench-password";
 /// Rows per multi-row INSERT of a narrow table.
 const ROWS_PER_INSERT: usize = 2500;
@@ -141,6 +148,21 @@ async fn seed(db: &DatabaseConnection, version: &Value, stores_wanted: usize, au
     .exec_without_returning(db)
     .await
     .expect("assignment");
+    // The score breakdown a reviewer reads (one for all: the figures here
+    // come from the dimension scores and tallies).
+    let sections: Vec<Value> = version["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| serde_json::json!({"code": s["code"], "score": 8000}))
+        .collect();
+    let breakdown = serde_json::json!({
+        "sections": sections,
+        "dimensions": dimensions.iter().map(|d| serde_json::json!({"code": d, "score": 8000})).collect::<Vec<_>>(),
+        "failed_items": [],
+        "checkin_distance_m": null,
+    })
+    .to_string();
     // Stores in batches, so that no batch holds all 4.8 M answers.
     for (batch_no, batch) in store_ids.chunks(500).enumerate() {
         let mut heads = Vec::new();
@@ -191,7 +213,7 @@ async fn seed(db: &DatabaseConnection, version: &Value, stores_wanted: usize, au
                     bonus: Set(0),
                     deductions: Set(0),
                     critical_failure: Set(critical),
-                    breakdown: Set("{}".into()),
+                    breakdown: Set(breakdown.clone()),
                     flags: Set("[]".into()),
                     checkin_latitude: Set(None),
                     checkin_longitude: Set(None),
@@ -371,6 +393,41 @@ async fn fetch(http: &reqwest::Client, url: &str, token: &str) -> usize {
     n
 }
 
+/// GET a console page with the session cookie; its length.
+async fn console_page(http: &reqwest::Client, url: &str, cookie: &str) -> usize {
+    let res = http
+        .get(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .expect("sent");
+    let status = res.status();
+    let body = res.bytes().await.expect("body");
+    assert!(
+        status.is_success(),
+        "{url}: {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    body.len()
+}
+
+/// The 50th and 99th percentile of `runs` timings of `run`.
+async fn percentiles<F, Fut>(runs: usize, mut run: F) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        run().await;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -442,6 +499,66 @@ async fn bench(backend: &str, stores_wanted: usize) {
         met(csv.median < Duration::from_secs(2)),
         met(secs(csv.median) <= 2.0 * secs(ceiling.median)),
         met(csv.growth_mib * 1.048_576 < 100.0)
+    );
+
+    // The console's pages against the JSON a client needs for the same
+    // content, each timed alternately in the same run.
+    let cookie = common::console_cookie(&s.base, "hq@bench.test", PASSWORD).await;
+    let audit = audits::Entity::find()
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("an audit")
+        .id;
+    let console_audit = format!("{}/audits/{audit}", s.base);
+    let json_audit = format!("{}/api/v1/audits/{audit}", s.base);
+    let (j50, j99) = percentiles(AUDIT_RUNS, || async {
+        fetch(&http, &json_audit, &hq).await;
+    })
+    .await;
+    let (a50, a99) = percentiles(AUDIT_RUNS, || async {
+        console_page(&http, &console_audit, &cookie).await;
+    })
+    .await;
+    let console_compliance = format!("{}/compliance?quarter={quarter}", s.base);
+    let json_parts = [
+        url("regions"),
+        format!("{}&limit=100", url("stores")),
+        url("items"),
+    ];
+    let (c50, c99) = percentiles(PAGE_RUNS, || async {
+        console_page(&http, &console_compliance, &cookie).await;
+    })
+    .await;
+    let (k50, k99) = percentiles(PAGE_RUNS, || async {
+        for u in &json_parts {
+            fetch(&http, u, &hq).await;
+        }
+    })
+    .await;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "compliance {backend}: console audit page: p50 {:.1} ms, p99 {:.1} ms; GET /api/v1/audits/{{id}}: p50 {:.1} ms, p99 {:.1} ms; {:.2}× / {:.2}× the JSON ({AUDIT_RUNS} runs)",
+        ms(a50),
+        ms(a99),
+        ms(j50),
+        ms(j99),
+        ms(a50) / ms(j50),
+        ms(a99) / ms(j99)
+    );
+    println!(
+        "compliance {backend}: console compliance page (regions, 100 stores, charts, Pareto): p50 {:.1} ms, p99 {:.1} ms; the JSON of the same (regions + 100 stores + items): p50 {:.1} ms, p99 {:.1} ms; {:.2}× / {:.2}× the JSON ({PAGE_RUNS} runs)",
+        ms(c50),
+        ms(c99),
+        ms(k50),
+        ms(k99),
+        ms(c50) / ms(k50),
+        ms(c99) / ms(k99)
+    );
+    println!(
+        "compliance {backend}: targets: console pages ≤ 1.5× the JSON at p50 and p99: audit {}, compliance {}",
+        met(ms(a50) <= 1.5 * ms(j50) && ms(a99) <= 1.5 * ms(j99)),
+        met(ms(c50) <= 1.5 * ms(k50) && ms(c99) <= 1.5 * ms(k99))
     );
 }
 

@@ -191,3 +191,63 @@ pub async fn login(http: &reqwest::Client, base: &str, email: &str, password: &s
         .expect("json");
     reply["access_token"].as_str().expect("token").to_owned()
 }
+
+/// Sign in to the web console as a browser does (the form, its CSRF
+/// cookie); the `Cookie` header of the session.
+#[allow(dead_code)]
+pub async fn console_cookie(base: &str, email: &str, password: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("sign-in form");
+    let signin = form
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("storecheck_signin="))
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in cookie")
+        .to_owned();
+    let html = form.text().await.expect("form");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let mut body = reqwest::Url::parse("http://form.invalid/").expect("url");
+    body.query_pairs_mut()
+        .append_pair("csrf", &csrf)
+        .append_pair("email", email)
+        .append_pair("password", password);
+    let res = http
+        .post(format!("{base}/login"))
+        .header(reqwest::header::COOKIE, signin)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body.query().unwrap_or("").to_owned())
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "console sign-in"
+    );
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("storecheck_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("the session cookie")
+        .to_owned()
+}

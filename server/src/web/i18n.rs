@@ -49,7 +49,7 @@ impl Lang {
 
     /// The cookie when set, else the best of `Accept-Language`, else English.
     pub fn of(headers: &HeaderMap) -> Lang {
-        if let Some(l) = super::session::cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
+        if let Some(l) = super::cookies::cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
             return l;
         }
         headers

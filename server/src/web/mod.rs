@@ -11,6 +11,7 @@ mod actions;
 mod audit;
 pub mod charts;
 mod compliance;
+pub mod cookies;
 pub mod i18n;
 mod org;
 mod queue;
@@ -135,11 +136,6 @@ pub fn page_with(status: StatusCode, t: &impl Template) -> Result<Response, ApiE
         Html(html),
     )
         .into_response())
-}
-
-/// Whether htmx asked (only the part of the page it swaps is sent back).
-pub fn hx_request(headers: &axum::http::HeaderMap) -> bool {
-    headers.get("hx-request").is_some_and(|v| v == "true")
 }
 
 /// 303 to a page after a form did its work.
@@ -300,11 +296,7 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
 }
 
 /// Hundredths as points with two decimals (8533 → "85.33").
-pub fn points(v: i64) -> String {
-    let sign = if v < 0 { "-" } else { "" };
-    let a = v.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
-}
+pub use storecheck_shared::compliance::points;
 
 /// Like [`points`], with a sign always (trends, gaps).
 pub fn signed_points(v: i64) -> String {
@@ -329,11 +321,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn points_have_two_decimals_and_signs() {
-        assert_eq!(points(8533), "85.33");
-        assert_eq!(points(5), "0.05");
-        assert_eq!(points(-150), "-1.50");
-        assert_eq!(points(0), "0.00");
+    fn trends_carry_their_sign() {
         assert_eq!(signed_points(150), "+1.50");
         assert_eq!(signed_points(-150), "-1.50");
         assert_eq!(opt_points(None), "–");

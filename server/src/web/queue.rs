@@ -50,7 +50,8 @@ pub struct Row {
     pub status_text: &'static str,
     pub score: String,
     pub critical: bool,
-    pub flags: usize,
+    /// What each evidence flag means.
+    pub flags: Vec<String>,
     pub finished: String,
     pub revision: i64,
 }
@@ -190,7 +191,7 @@ pub async fn show(
                 status_text: t.status(s.status.as_str()),
                 score: points(s.total),
                 critical: s.critical_failure,
-                flags: s.flags.len(),
+                flags: s.flags.iter().map(|f| t.flag(f)).collect(),
                 finished: when(&s.finished_at),
                 revision: s.revision,
             })

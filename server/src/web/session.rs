@@ -9,7 +9,7 @@
 //! when the request came over TLS.
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -17,6 +17,7 @@ use hmac::Mac;
 use storecheck_shared::Role;
 use subtle::ConstantTimeEq;
 
+pub use super::cookies::{cookie, set_cookie};
 use super::i18n::{Lang, Tr};
 use crate::auth::{AuthUser, TokenKey, verify_access_token};
 use crate::error::ApiError;
@@ -24,18 +25,6 @@ use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "storecheck_session";
 pub const LOGIN_COOKIE: &str = "storecheck_signin";
-
-/// A cookie's value from the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
 
 /// Whether the browser reached us over TLS (directly, or through a proxy
 /// the server is told to trust).
@@ -46,14 +35,6 @@ pub fn over_tls(parts_headers: &HeaderMap, uri: &axum::http::Uri, trust_proxy: b
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.eq_ignore_ascii_case("https")))
-}
-
-/// A `Set-Cookie` value; `max_age` 0 removes the cookie.
-pub fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let text =
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
-    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("storecheck_invalid=1"))
 }
 
 /// The language preference cookie (readable by no script either; a year).
@@ -175,18 +156,6 @@ pub fn local_path(next: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_are_read_by_exact_name() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; storecheck_session_x=2; storecheck_session=abc"),
-        );
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
-        assert_eq!(cookie(&h, "a"), Some("1"));
-        assert_eq!(cookie(&h, "b"), None);
-    }
 
     #[test]
     fn csrf_tokens_are_bound_to_their_session_and_purpose() {

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use storecheck_shared::Role;
+use storecheck_shared::compliance::points;
 use storecheck_shared::sync::GeoPoint;
 use storecheck_tests::client::PhoneClient;
 use storecheck_tests::images::{self, View};
@@ -273,6 +274,9 @@ async fn managers_see_only_their_regions_and_forms_need_their_token() {
     for path in [
         format!("/audits/{audit}"),
         format!("/compliance/stores/{store}"),
+        format!("/compliance?region={}", p.north),
+        format!("/compliance/summary.csv?region={}", p.north),
+        format!("/compliance/summary.xlsx?region={}", p.north),
         format!("/audits/{}", Uuid::now_v7()),
         "/audits/not-an-id".to_owned(),
     ] {
@@ -581,10 +585,6 @@ async fn processed(app: &TestApp, hq: &str, audit: Uuid) -> Value {
     }
 }
 
-fn points(v: i64) -> String {
-    format!("{}.{:02}", v / 100, v % 100)
-}
-
 #[tokio::test]
 async fn a_manager_reviews_an_audit_round_trip_in_a_browser() {
     let Some((chromium, chromedriver)) = webdriver::installed() else {
@@ -693,6 +693,7 @@ async fn a_manager_reviews_an_audit_round_trip_in_a_browser() {
         .expect("the audit in the filtered queue");
     let rows = b.find_all("table.queue tbody tr").await.expect("rows");
     assert_eq!(rows.len(), 1, "the one submitted audit of the north");
+    save_screenshot(&b, "queue-desktop.png", 1280).await;
     b.click(&row).await.expect("open the audit");
     b.wait_for("#audit-status").await.expect("the audit page");
 
@@ -742,6 +743,39 @@ async fn a_manager_reviews_an_audit_round_trip_in_a_browser() {
     b.set_window(1280, 1400).await.expect("taller");
     save_screenshot(&b, "audit-desktop.png", 1280).await;
     b.set_window(1280, 1000).await.expect("desktop size");
+
+    b.set_window(390, 844).await.expect("phone size");
+    let inner = b
+        .execute("return window.innerWidth", vec![])
+        .await
+        .expect("width")
+        .as_u64()
+        .expect("number") as u32;
+    save_screenshot(&b, "audit-phone.png", inner).await;
+    b.set_window(1280, 1000).await.expect("desktop size");
+
+    // A form forged into the page without the session's token is refused
+    // and changes nothing.
+    b.execute(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = arguments[0]; \
+         for (const [k, v] of [['action', 'reject'], ['revision', '1'], ['comment', 'forged']]) { \
+           const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); } \
+         document.body.appendChild(f); f.submit();",
+        vec![json!(format!("/audits/{audit}/review"))],
+    )
+    .await
+    .expect("forge");
+    let code = b
+        .wait_until("p.status-code", |t| t == "403")
+        .await
+        .expect("the forged form refused");
+    assert_eq!(b.text(&code).await.expect("text"), "403");
+    assert_eq!(p.detail(&p.hq, audit).await["status"], "submitted");
+    b.goto(&format!("{base}/audits/{audit}"))
+        .await
+        .expect("back");
+    b.wait_for("#audit-status").await.expect("the audit page");
 
     // Returns it with a comment.
     let comment = "Please photograph the greeting desk, not the shelf";

@@ -172,6 +172,33 @@ mod tests {
     }
 
     #[test]
+    fn cookies_are_secure_over_tls_or_behind_a_trusted_proxy_saying_so() {
+        let plain: axum::http::Uri = "/audits".parse().expect("uri");
+        let tls: axum::http::Uri = "https://console.example/audits".parse().expect("uri");
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(!over_tls(&HeaderMap::new(), &plain, true));
+        assert!(over_tls(&HeaderMap::new(), &tls, false));
+        assert!(over_tls(&proxied, &plain, true));
+        assert!(
+            !over_tls(&proxied, &plain, false),
+            "an untrusted header is ignored"
+        );
+        assert!(
+            set_cookie("a", "b", 60, true)
+                .to_str()
+                .expect("text")
+                .ends_with("; Secure")
+        );
+        assert!(
+            !set_cookie("a", "b", 60, false)
+                .to_str()
+                .expect("text")
+                .contains("Secure")
+        );
+    }
+
+    #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path(Some("/audits?x=1")), "/audits?x=1");
         assert_eq!(local_path(Some("//evil.example/")), "/audits");

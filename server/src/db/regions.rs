@@ -127,6 +127,26 @@ pub async fn by_codes(
     Ok(out)
 }
 
+/// The codes of regions by id (any number), for display.
+pub async fn codes(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, ApiError> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        let rows: Vec<(Uuid, String)> = regions::Entity::find()
+            .select_only()
+            .column(regions::Column::Id)
+            .column(regions::Column::Code)
+            .filter(regions::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 pub fn to_wire(m: regions::Model) -> storecheck_shared::org::Region {
     storecheck_shared::org::Region {
         id: m.id,

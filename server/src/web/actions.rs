@@ -1,8 +1,6 @@
 //! Corrective actions: overdue first, by store and status, and the form
 //! that marks one resolved.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +11,10 @@ use storecheck_shared::review::{ActionPatch, ActionStatus, CorrectiveAction};
 use uuid::Uuid;
 
 use super::session::{Viewer, local_path};
-use super::{Chrome, Form, explain, given, page_with, path_id, see_other, uuid_field};
+use super::{
+    Choice, Chrome, Form, explain, given, page_with, path_id, region_choices, see_other,
+    store_labels, uuid_field,
+};
 use crate::db::{self, paging};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -59,12 +60,6 @@ pub struct List {
     pub heading: &'static str,
     pub rows: Vec<Row>,
     pub more: Option<String>,
-}
-
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
 }
 
 #[derive(Template)]
@@ -139,14 +134,7 @@ async fn load(state: &AppState, v: &Viewer, q: &ActionQuery) -> Result<ActionsPa
 
     let all: Vec<_> = late.iter().chain(rest.iter()).cloned().collect();
     let regions = crate::audits::actions::regions_of(&state.db, &all).await?;
-    let mut store_ids: Vec<Uuid> = all.iter().map(|a| a.store_id).collect();
-    store_ids.sort_unstable();
-    store_ids.dedup();
-    let stores: HashMap<Uuid, String> = db::stores::by_ids(&state.db, &store_ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, format!("{} · {}", s.code, s.name)))
-        .collect();
+    let stores = store_labels(state, all.iter().map(|a| a.store_id)).await?;
     let mut codes: Vec<String> = all.iter().map(|a| a.standard_code.clone()).collect();
     codes.sort_unstable();
     codes.dedup();
@@ -213,37 +201,21 @@ async fn load(state: &AppState, v: &Viewer, q: &ActionQuery) -> Result<ActionsPa
             format!("/actions?{}", s.finish())
         })
     };
-    let status_now = Some(given(&q.status).unwrap_or(""));
-    let statuses = [("", t.s("queue.all"))]
-        .into_iter()
+    let status_now = given(&q.status).unwrap_or("");
+    let statuses = std::iter::once(Choice::new("", t.s("queue.all"), status_now))
         .chain(
             ["open", "resolved", "verified"]
                 .into_iter()
-                .map(|s| (s, t.status(s))),
+                .map(|s| Choice::new(s, t.status(s), status_now)),
         )
-        .map(|(value, label)| Choice {
-            selected: status_now == Some(value),
-            value: value.to_owned(),
-            label: label.to_owned(),
-        })
         .collect();
-    let region_now = given(&q.region).unwrap_or("");
-    let regions = std::iter::once(Choice {
-        value: String::new(),
-        label: t.s("queue.any").to_owned(),
-        selected: region_now.is_empty(),
-    })
-    .chain(
-        db::regions::list(&state.db, &scope, None, 500)
-            .await?
-            .into_iter()
-            .map(|r| Choice {
-                selected: region_now == r.id.to_string(),
-                value: r.id.to_string(),
-                label: format!("{} · {}", r.code, r.name),
-            }),
+    let regions = region_choices(
+        state,
+        &scope,
+        t.s("queue.any"),
+        given(&q.region).unwrap_or(""),
     )
-    .collect();
+    .await?;
     Ok(ActionsPage {
         c: Chrome::new(v, "actions", t.s("actions.title")),
         store: given(&q.store).unwrap_or("").to_owned(),

@@ -368,11 +368,9 @@ async fn load(state: &AppState, v: &Viewer, id: Uuid) -> Result<AuditPage, ApiEr
         .get(&state.db, d.audit.checklist_version_id)
         .await?
         .ok_or_else(|| crate::audits::corrupt(format!("audit {id} has no version")))?;
-    let store = db::stores::by_ids(&state.db, &[d.audit.store_id])
+    let store = super::store_labels(state, [d.audit.store_id])
         .await?
-        .into_iter()
-        .next()
-        .map(|s| format!("{} · {}", s.code, s.name))
+        .remove(&d.audit.store_id)
         .unwrap_or_default();
     let auditor = db::users::emails(&state.db, &[d.audit.auditor_id])
         .await?

@@ -19,9 +19,12 @@ use storecheck_shared::quarter::Quarter;
 use uuid::Uuid;
 
 use super::charts::{self, Bar};
-use super::i18n::Tr;
+use super::i18n::{Lang, Tr};
 use super::session::Viewer;
-use super::{Chrome, given, opt_points, page, path_id, points, signed_points, uuid_field};
+use super::{
+    Choice, Chrome, given, opt_points, page, path_id, points, region_choices, signed_points,
+    uuid_field,
+};
 use crate::db;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -43,12 +46,6 @@ pub struct ComplianceQuery {
     pub sort: Option<String>,
     pub dir: Option<String>,
     pub page: Option<String>,
-}
-
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
 }
 
 pub struct StoreRow {
@@ -197,6 +194,21 @@ pub fn compare(a: &StoreCompliance, b: &StoreCompliance, by: Sort, descending: b
     first
         .then_with(|| a.region_code.cmp(&b.region_code))
         .then_with(|| a.store_code.cmp(&b.store_code))
+}
+
+/// Each dimension's name in the page's language, by code.
+async fn dimension_names(
+    state: &AppState,
+    lang: Lang,
+) -> Result<HashMap<String, String>, ApiError> {
+    Ok(db::catalog::dimensions(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let name = lang.pick(&d.name_en, &d.name_zh).to_owned();
+            (d.code, name)
+        })
+        .collect())
 }
 
 fn band_class(b: Band) -> &'static str {
@@ -367,14 +379,7 @@ pub async fn show(
         None,
         None,
     );
-    let names: HashMap<String, String> = db::catalog::dimensions(&state.db)
-        .await?
-        .into_iter()
-        .map(|d| {
-            let name = v.lang.pick(&d.name_en, &d.name_zh).to_owned();
-            (d.code, name)
-        })
-        .collect();
+    let names = dimension_names(&state, v.lang).await?;
     let target = qy.settings.target;
     let dim_bars: Vec<Bar> = overall
         .dimensions
@@ -436,41 +441,23 @@ pub async fn show(
     }
     let quarters = quarter_list
         .into_iter()
-        .map(|x| Choice {
-            selected: x == quarter_text,
-            label: x.clone(),
-            value: x,
-        })
+        .map(|x| Choice::new(x.clone(), x, &quarter_text))
         .collect();
-    let region_now = region_text.unwrap_or("");
-    let regions = std::iter::once(Choice {
-        value: String::new(),
-        label: t.s("compliance.all_regions").to_owned(),
-        selected: region_now.is_empty(),
-    })
-    .chain(
-        db::regions::list(&state.db, &scope, None, 500)
-            .await?
-            .into_iter()
-            .map(|r| Choice {
-                selected: region_now == r.id.to_string(),
-                value: r.id.to_string(),
-                label: format!("{} · {}", r.code, r.name),
-            }),
+    let regions = region_choices(
+        &state,
+        &scope,
+        t.s("compliance.all_regions"),
+        region_text.unwrap_or(""),
     )
-    .collect();
+    .await?;
     let band_now = band_text.unwrap_or("");
-    let bands = std::iter::once(Choice {
-        value: String::new(),
-        label: t.s("queue.any").to_owned(),
-        selected: band_now.is_empty(),
-    })
-    .chain(Band::ALL.into_iter().map(|b| Choice {
-        selected: band_now == b.as_str(),
-        value: b.as_str().to_owned(),
-        label: t.band(b.as_str()).to_owned(),
-    }))
-    .collect();
+    let bands = std::iter::once(Choice::new("", t.s("queue.any"), band_now))
+        .chain(
+            Band::ALL
+                .into_iter()
+                .map(|b| Choice::new(b.as_str(), t.band(b.as_str()), band_now)),
+        )
+        .collect();
     let download = |ext: &str| {
         format!(
             "/compliance/summary.{ext}?{}",
@@ -609,14 +596,7 @@ pub async fn store(
         }
         rows.push((*qq, found));
     }
-    let names: HashMap<String, String> = db::catalog::dimensions(&state.db)
-        .await?
-        .into_iter()
-        .map(|d| {
-            let name = v.lang.pick(&d.name_en, &d.name_zh).to_owned();
-            (d.code, name)
-        })
-        .collect();
+    let names = dimension_names(&state, v.lang).await?;
     let current = rows.last().and_then(|(_, r)| r.clone());
     let dimensions = current
         .as_ref()

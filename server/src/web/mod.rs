@@ -189,6 +189,64 @@ pub fn explain(e: &ApiError) -> String {
     format!("{} ({})", e.message, each.join("; "))
 }
 
+/// One option of a filter's `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    /// An option, selected when it is the filter's current value (`""`
+    /// being "any").
+    pub fn new(value: impl Into<String>, label: impl Into<String>, current: &str) -> Choice {
+        let value = value.into();
+        Choice {
+            selected: value == current,
+            value,
+            label: label.into(),
+        }
+    }
+}
+
+/// Most regions a filter offers.
+const REGION_CHOICES: u64 = 500;
+
+/// The region filter's options: `any` first, then the regions the caller
+/// may see.
+pub async fn region_choices(
+    state: &AppState,
+    scope: &crate::db::scope::Scope,
+    any: &str,
+    current: &str,
+) -> Result<Vec<Choice>, ApiError> {
+    let regions = crate::db::regions::list(&state.db, scope, None, REGION_CHOICES).await?;
+    Ok(std::iter::once(Choice::new("", any, current))
+        .chain(regions.into_iter().map(|r| {
+            Choice::new(
+                r.id.to_string(),
+                format!("{} · {}", r.code, r.name),
+                current,
+            )
+        }))
+        .collect())
+}
+
+/// How stores are named on a page ("N-1 · Store N-1"), by id.
+pub async fn store_labels(
+    state: &AppState,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, ApiError> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(crate::db::stores::by_ids(&state.db, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, format!("{} · {}", s.code, s.name)))
+        .collect())
+}
+
 /// A query or form field: empty means not given.
 pub fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())

@@ -71,6 +71,17 @@ fn more(path: &str, next: Option<String>, extra: &[(&str, Option<&str>)]) -> Opt
     })
 }
 
+/// The codes of the regions a page's rows name.
+async fn region_codes(
+    state: &AppState,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>, ApiError> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    db::regions::codes(&state.db, &ids).await
+}
+
 fn org_page(v: &Viewer, tab: &'static str, title: &'static str, table: Table) -> OrgPage {
     OrgPage {
         c: Chrome::new(v, "hq", v.t().s(title)),
@@ -124,11 +135,7 @@ async fn stores_page(state: &AppState, v: &Viewer, q: &ListQuery) -> Result<OrgP
     )
     .await?;
     let (rows, next) = paging::page(rows, PAGE, |s| s.id);
-    let regions: HashMap<Uuid, String> = db::regions::list(&state.db, &scope, None, 10_000)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.code))
-        .collect();
+    let regions = region_codes(state, rows.iter().map(|s| s.region_id)).await?;
     let table = Table {
         id: "stores",
         headings: vec![
@@ -243,11 +250,11 @@ pub async fn users(
     )
     .await?;
     let (rows, next) = paging::page(rows, PAGE, |u| u.id);
-    let regions: HashMap<Uuid, String> = db::regions::list(&state.db, &scope, None, 10_000)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.code))
-        .collect();
+    let regions = region_codes(
+        &state,
+        rows.iter().flat_map(|u| u.region_ids.iter().copied()),
+    )
+    .await?;
     let table = Table {
         id: "users",
         headings: vec![

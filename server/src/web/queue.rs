@@ -1,8 +1,6 @@
 //! The review queue: audits newest first, with filters, counts by status
 //! and pages of older audits.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
@@ -13,7 +11,7 @@ use storecheck_shared::sync::AuditStatus;
 use uuid::Uuid;
 
 use super::session::Viewer;
-use super::{Chrome, given, page, points, uuid_field, when};
+use super::{Choice, Chrome, given, page, points, region_choices, store_labels, uuid_field, when};
 use crate::db::{self, audits, paging};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -21,8 +19,8 @@ use crate::state::AppState;
 
 /// Audits per page of the queue.
 const PAGE: u64 = 50;
-/// Most regions or auditors offered in a filter's list.
-const CHOICES: u64 = 500;
+/// Most auditors offered in the auditor filter.
+const AUDITOR_CHOICES: u64 = 500;
 
 /// The queue's filters, as the filter form sends them (empty = any).
 #[derive(Debug, Default, Deserialize)]
@@ -34,12 +32,6 @@ pub struct QueueQuery {
     pub quarter: Option<String>,
     pub flagged: Option<String>,
     pub cursor: Option<String>,
-}
-
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
 }
 
 pub struct Row {
@@ -77,15 +69,6 @@ struct Queue {
     rows: Vec<Row>,
     older: Option<String>,
     newest: Option<String>,
-}
-
-fn choice(value: impl Into<String>, label: impl Into<String>, current: Option<&str>) -> Choice {
-    let value = value.into();
-    Choice {
-        selected: current == Some(value.as_str()),
-        value,
-        label: label.into(),
-    }
 }
 
 /// The query string of the filters (without the cursor), with `status`
@@ -166,14 +149,7 @@ pub async fn show(
     let (rows, older) = paging::page(rows, PAGE, |a| a.id);
     let counted = audits::count_by_status(&state.db, &scope, filter()).await?;
 
-    let mut store_ids: Vec<Uuid> = rows.iter().map(|a| a.store_id).collect();
-    store_ids.sort_unstable();
-    store_ids.dedup();
-    let stores: HashMap<Uuid, String> = db::stores::by_ids(&state.db, &store_ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, format!("{} · {}", s.code, s.name)))
-        .collect();
+    let stores = store_labels(&state, rows.iter().map(|a| a.store_id)).await?;
     let mut auditor_ids: Vec<Uuid> = rows.iter().map(|a| a.auditor_id).collect();
     auditor_ids.sort_unstable();
     auditor_ids.dedup();
@@ -205,10 +181,11 @@ pub async fn show(
         AuditStatus::Rejected,
     ];
     let current = given(&q.status);
-    let statuses = std::iter::once(choice("", t.s("queue.all"), Some(current.unwrap_or(""))))
+    let status_now = current.unwrap_or("");
+    let statuses = std::iter::once(Choice::new("", t.s("queue.all"), status_now))
         .chain(
             all.iter()
-                .map(|s| choice(s.as_str(), t.status(s.as_str()), current)),
+                .map(|s| Choice::new(s.as_str(), t.status(s.as_str()), status_now)),
         )
         .collect();
     let mut counts: Vec<Count> = all
@@ -235,50 +212,33 @@ pub async fn show(
         },
     );
 
-    let region_now = given(&q.region);
-    let regions = std::iter::once(choice("", t.s("queue.any"), Some(region_now.unwrap_or(""))))
+    let any = t.s("queue.any");
+    let regions = region_choices(&state, &scope, any, given(&q.region).unwrap_or("")).await?;
+    let auditor_now = given(&q.auditor).unwrap_or("");
+    let auditors = std::iter::once(Choice::new("", any, auditor_now))
         .chain(
-            db::regions::list(&state.db, &scope, None, CHOICES)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    choice(
-                        r.id.to_string(),
-                        format!("{} · {}", r.code, r.name),
-                        region_now,
-                    )
-                }),
+            db::users::list(
+                &state.db,
+                &scope,
+                db::users::Filter {
+                    role: Some(Role::Auditor),
+                    region_id: None,
+                    disabled: None,
+                    q: None,
+                },
+                None,
+                AUDITOR_CHOICES,
+            )
+            .await?
+            .into_iter()
+            .map(|u| Choice::new(u.id.to_string(), u.email, auditor_now)),
         )
         .collect();
-    let auditor_now = given(&q.auditor);
-    let auditors = std::iter::once(choice(
-        "",
-        t.s("queue.any"),
-        Some(auditor_now.unwrap_or("")),
-    ))
-    .chain(
-        db::users::list(
-            &state.db,
-            &scope,
-            db::users::Filter {
-                role: Some(Role::Auditor),
-                region_id: None,
-                disabled: None,
-                q: None,
-            },
-            None,
-            CHOICES,
-        )
-        .await?
-        .into_iter()
-        .map(|u| choice(u.id.to_string(), u.email, auditor_now)),
-    )
-    .collect();
-    let flagged_now = Some(given(&q.flagged).unwrap_or(""));
+    let flagged_now = given(&q.flagged).unwrap_or("");
     let flagged = vec![
-        choice("", t.s("queue.any"), flagged_now),
-        choice("true", t.s("queue.flagged_only"), flagged_now),
-        choice("false", t.s("queue.unflagged_only"), flagged_now),
+        Choice::new("", any, flagged_now),
+        Choice::new("true", t.s("queue.flagged_only"), flagged_now),
+        Choice::new("false", t.s("queue.unflagged_only"), flagged_now),
     ];
     let base = filter_query(&q, None);
     let older = older.map(|c| {

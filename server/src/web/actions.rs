@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::session::{Viewer, local_path};
 use super::{
-    Choice, Chrome, Form, explain, given, page_with, path_id, region_choices, see_other,
+    Choice, Chrome, Posted, explain, given, page_with, path_id, region_choices, see_other,
     store_labels, uuid_field,
 };
 use crate::db::{self, paging};
@@ -247,18 +247,15 @@ async fn load(state: &AppState, v: &Viewer, q: &ActionQuery) -> Result<ActionsPa
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ResolveForm {
-    csrf: String,
     note: Option<String>,
     back: Option<String>,
 }
 
 pub async fn resolve(
     State(state): State<AppState>,
-    v: Viewer,
     Path(raw): Path<String>,
-    Form(f): Form<ResolveForm>,
+    Posted(v, f): Posted<ResolveForm>,
 ) -> Result<Response, ApiError> {
-    v.check_csrf(&state.token_key, &f.csrf)?;
     let id = path_id(&raw, "corrective action")?;
     let patch = ActionPatch {
         status: Some(ActionStatus::Resolved),

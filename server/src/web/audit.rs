@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::i18n::Tr;
 use super::session::Viewer;
-use super::{Chrome, Form, explain, given, page_with, path_id, points, see_other, when};
+use super::{Chrome, Posted, explain, given, page_with, path_id, points, see_other, when};
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -156,13 +156,11 @@ pub async fn show(
     page_with(StatusCode::OK, &p)
 }
 
-/// What the review forms send (the decision form, or one correction).
-/// Every field may be missing, so that a form without its CSRF token is
-/// refused as such before anything else is looked at.
+/// What the review forms send (the decision form, or one correction),
+/// besides the CSRF token `Posted` checks.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ReviewForm {
-    csrf: String,
     action: String,
     revision: Option<i64>,
     comment: Option<String>,
@@ -174,11 +172,9 @@ pub struct ReviewForm {
 
 pub async fn review(
     State(state): State<AppState>,
-    v: Viewer,
     Path(raw): Path<String>,
-    Form(f): Form<ReviewForm>,
+    Posted(v, f): Posted<ReviewForm>,
 ) -> Result<Response, ApiError> {
-    v.check_csrf(&state.token_key, &f.csrf)?;
     let id = path_id(&raw, "audit")?;
     let outcome = match request(&state, &v, id, &f).await {
         Ok(req) => {

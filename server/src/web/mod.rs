@@ -21,7 +21,7 @@ mod signin;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -59,8 +59,8 @@ pub fn router() -> Router<AppState> {
         .layer(middleware::from_fn(html_errors))
 }
 
-async fn home(v: Viewer) -> Response {
-    let _ = v;
+/// Signed in: the queue (otherwise the viewer's extractor sends to sign-in).
+async fn home(_signed_in: Viewer) -> Response {
     axum::response::Redirect::to("/audits").into_response()
 }
 
@@ -146,6 +146,31 @@ pub fn see_other(to: &str) -> Response {
 /// A form body (`application/x-www-form-urlencoded`); unreadable is 400.
 pub struct Form<T>(pub T);
 
+/// The bytes of a form body (415 when the body is not a form).
+async fn form_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected a form (application/x-www-form-urlencoded)",
+        ));
+    }
+    Bytes::from_request(req, state)
+        .await
+        .map_err(crate::extract::body_rejection)
+}
+
+fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_urlencoded::from_bytes(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_form", format!("the form could not be read: {e}"))
+    })
+}
+
 impl<S, T> FromRequest<S> for Form<T>
 where
     S: Send + Sync,
@@ -154,24 +179,34 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected a form (application/x-www-form-urlencoded)",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state)
+        let bytes = form_bytes(req, state).await?;
+        parse_form(&bytes).map(Form)
+    }
+}
+
+/// A form a signed-in viewer posted, with its `csrf` field checked against
+/// the viewer's session before any other field is read: a form without
+/// the session's token is 403 and does nothing, whatever else it holds.
+pub struct Posted<T>(pub Viewer, pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let bytes = form_bytes(Request::from_parts(parts, body), state)
             .await
-            .map_err(crate::extract::body_rejection)?;
-        serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| {
-            ApiError::bad_request("invalid_form", format!("the form could not be read: {e}"))
-        })
+            .map_err(IntoResponse::into_response)?;
+        let sent = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        viewer
+            .check_csrf(&state.token_key, &sent)
+            .map_err(IntoResponse::into_response)?;
+        let form = parse_form(&bytes).map_err(IntoResponse::into_response)?;
+        Ok(Posted(viewer, form))
     }
 }
 

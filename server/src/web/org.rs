@@ -13,7 +13,7 @@ use storecheck_shared::Role;
 use uuid::Uuid;
 
 use super::session::Viewer;
-use super::{Chrome, Form, given, page_with, uuid_field, when};
+use super::{Chrome, Posted, given, page_with, uuid_field, when};
 use crate::db::{self, paging};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -186,7 +186,6 @@ pub async fn stores(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ImportForm {
-    csrf: String,
     csv: String,
 }
 
@@ -194,10 +193,8 @@ pub struct ImportForm {
 /// the page's script, chosen) file: all rows or none.
 pub async fn import(
     State(state): State<AppState>,
-    v: Viewer,
-    Form(f): Form<ImportForm>,
+    Posted(v, f): Posted<ImportForm>,
 ) -> Result<Response, ApiError> {
-    v.check_csrf(&state.token_key, &f.csrf)?;
     v.caller.require_hq()?;
     if f.csv.len() > state.config.max_import_bytes {
         return Err(ApiError::payload_too_large(state.config.max_import_bytes));

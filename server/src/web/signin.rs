@@ -8,8 +8,8 @@ use serde::Deserialize;
 use storecheck_shared::Role;
 
 use super::i18n::{Lang, Tr};
-use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Viewer};
-use super::{Chrome, Form, page_with, see_other};
+use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE};
+use super::{Chrome, Form, Posted, page_with, see_other};
 use crate::auth::issue_access_token;
 use crate::db::sessions;
 use crate::error::ApiError;
@@ -135,21 +135,17 @@ pub async fn submit(
     Ok(res)
 }
 
+/// A form with no field but its CSRF token.
 #[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
+pub struct Nothing {}
 
 /// Sign out: the session ends for the console and for the API alike.
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    v: Viewer,
-    Form(f): Form<CsrfOnly>,
+    Posted(v, Nothing {}): Posted<Nothing>,
 ) -> Result<Response, ApiError> {
-    v.check_csrf(&state.token_key, &f.csrf)?;
     sessions::revoke(&state.db, v.caller.session_id, "logout").await?;
     state.sessions.forget_session(v.caller.session_id);
     let mut res = see_other("/login");

@@ -1222,6 +1222,13 @@ async fn the_store_table_sorts_by_any_column() {
         .get(&format!("/compliance?quarter={q}&band=not_audited"))
         .await;
     assert_eq!(order(&page.body), ["N-3"]);
-    // The region roll-up counts every store of the region.
+    // The region roll-up counts every store of the region, whatever the
+    // band filter: 3 stores, 2 audited.
     assert!(page.body.contains("id=\"regions\""));
+    assert!(
+        page.body
+            .contains("<td class=\"num\">3</td><td class=\"num\">2</td>"),
+        "{}",
+        page.body
+    );
 }

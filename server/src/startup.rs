@@ -20,6 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::TokenKey;
 use crate::config::ServeConfig;
 use crate::db::session_cache::SessionCache;
+use crate::db::sync::LogHead;
 use crate::error::{ApiError, code_for_status};
 use crate::metrics::Metrics;
 use crate::state::{App, AppState};
@@ -59,12 +60,19 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let sessions = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            let cache = Arc::new(SessionCache::off());
-            tokio::spawn(db::session_cache::follow(db.clone(), cache.clone()));
-            cache
+        // Servers sharing PostgreSQL keep each other's caches in step; a
+        // SQLite database has this one server.
+        let (sessions, log) = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            let sessions = Arc::new(SessionCache::off());
+            let log = Arc::new(LogHead::off());
+            tokio::spawn(db::notify::follow(
+                db.clone(),
+                sessions.clone(),
+                log.clone(),
+            ));
+            (sessions, log)
         } else {
-            Arc::new(SessionCache::live())
+            (Arc::new(SessionCache::live()), Arc::new(LogHead::live()))
         };
         let state = AppState(Arc::new(App {
             db,
@@ -72,6 +80,8 @@ impl Application {
             metrics: Metrics::default(),
             versions: Default::default(),
             pulls: Default::default(),
+            log,
+            version_access: Default::default(),
             sessions,
             storage,
             jobs: Default::default(),

@@ -20,6 +20,11 @@ pub struct App {
     pub versions: crate::audits::VersionCache,
     /// Recent pull answers (see `audits::pull::PullCache`).
     pub pulls: crate::audits::pull::PullCache,
+    /// Where the change log stands (see `db::sync::LogHead`).
+    pub log: Arc<crate::db::sync::LogHead>,
+    /// Who may read which published version, at a log position (see
+    /// `catalog::versions::visible`).
+    pub version_access: crate::catalog::versions::AccessCache,
     /// Signed-in callers, kept in step with every server (see `db::session_cache`).
     pub sessions: Arc<crate::db::session_cache::SessionCache>,
     /// Where photo files go.

@@ -186,6 +186,8 @@ async fn ceiling(name: &str, payloads: &[AuditPayload], version: &Value) -> Dura
     let q = storecheck_shared::quarter::Quarter::containing(Utc::now().date_naive());
     let assignment = sdb::assignments::create(
         &db,
+        // No server runs on the ceiling's database.
+        &sdb::sync::LogHead::off(),
         sdb::assignments::NewRow {
             store_id: store.id,
             auditor_id: auditor,

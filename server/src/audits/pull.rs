@@ -5,9 +5,9 @@
 //! the log (numbered in commit order, see `db::sync`), and while the first
 //! pull is still paging, also the last assignment handed over.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
+use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sea_orm::DatabaseConnection;
@@ -16,11 +16,12 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::sync::{AtPosition, LogHead};
 use crate::entities::enums::{AssignmentStatus, ChangeEntity};
 use crate::error::ApiError;
 
 /// Where a pull resumes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Cursor {
     /// Paging the current state as of log position `upto`, after `after`.
     Snapshot { upto: i64, after: Uuid },
@@ -57,45 +58,23 @@ impl Cursor {
     }
 }
 
-/// Recent pull answers, each with the log position it was made at. The
-/// answer to a pull depends only on the auditor, the cursor, the page size
-/// and the data, and every change to what a pull shows moves the log
-/// counter (see `db::sync`): while the counter stands where it stood, the
-/// same pull gets the same answer, from any server.
-#[derive(Default)]
-pub struct PullCache(std::sync::Mutex<HashMap<PullKey, (i64, Arc<PullResponse>)>>);
+/// Recent pull answers as sent, each with the log position it was made at.
+/// The answer to a pull depends only on the auditor, the cursor, the page
+/// size and the data, and every change to what a pull shows moves the log
+/// (see `db::sync`): while the log stands where it stood, the same pull
+/// gets the same answer, from any server.
+pub struct PullCache(AtPosition<PullKey, Bytes>);
 
-type PullKey = (Uuid, Option<String>, u64);
+type PullKey = (Uuid, Option<Cursor>, u64);
 
 /// Answers kept at most; the cache starts over when full.
 const PULL_CACHE_ENTRIES: usize = 4096;
 /// Larger answers are not kept.
 const PULL_CACHE_MAX_ASSIGNMENTS: usize = 100;
 
-impl PullCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PullKey, (i64, Arc<PullResponse>)>> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    fn get(&self, key: &PullKey, at: i64) -> Option<Arc<PullResponse>> {
-        self.lock()
-            .get(key)
-            .filter(|(made_at, _)| *made_at == at)
-            .map(|(_, r)| r.clone())
-    }
-
-    fn put(&self, key: PullKey, at: i64, response: Arc<PullResponse>) {
-        if response.assignments.len() > PULL_CACHE_MAX_ASSIGNMENTS {
-            return;
-        }
-        let mut map = self.lock();
-        if map.len() >= PULL_CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, (at, response));
+impl Default for PullCache {
+    fn default() -> Self {
+        PullCache(AtPosition::new(PULL_CACHE_ENTRIES))
     }
 }
 
@@ -108,46 +87,52 @@ fn resync(message: &str) -> ApiError {
 }
 
 /// One page of what changed for `auditor` since `cursor`, at most `limit`
-/// assignments or log entries.
+/// assignments or log entries: the JSON body of the answer.
 #[instrument(skip_all, fields(auditor = %auditor, first = cursor.is_none()))]
 pub async fn pull(
     db: &DatabaseConnection,
     cache: &PullCache,
+    head: &LogHead,
     auditor: Uuid,
     cursor: Option<&str>,
     limit: u64,
-) -> Result<Arc<PullResponse>, ApiError> {
-    // Everything numbered up to here is committed (see db::sync).
-    let upto = db::sync::current(db).await?;
-    let key = (auditor, cursor.map(str::to_owned), limit);
-    if let Some(hit) = cache.get(&key, upto) {
+) -> Result<Bytes, ApiError> {
+    let cursor = match cursor {
+        None => None,
+        Some(c) => Some(
+            Cursor::decode(c).ok_or_else(|| resync("the cursor is not one this server gave"))?,
+        ),
+    };
+    // Everything numbered up to here is committed (see db::sync); a cursor
+    // another server gave may be ahead of what this one has heard of yet.
+    let upto = head
+        .position(db, cursor.map_or(0, Cursor::position))
+        .await?;
+    if cursor.is_some_and(|c| c.position() > upto) {
+        return Err(resync("the cursor is ahead of this server's data"));
+    }
+    let key = (auditor, cursor, limit);
+    if let Some(hit) = cache.0.get(&key, upto) {
         return Ok(hit);
     }
-    let response = Arc::new(compute(db, auditor, cursor, upto, limit).await?);
-    cache.put(key, upto, response.clone());
-    Ok(response)
+    let response = compute(db, auditor, cursor, upto, limit).await?;
+    let body = Bytes::from(serde_json::to_vec(&response).map_err(ApiError::internal)?);
+    if response.assignments.len() <= PULL_CACHE_MAX_ASSIGNMENTS {
+        cache.0.put(key, upto, body.clone());
+    }
+    Ok(body)
 }
 
 async fn compute(
     db: &DatabaseConnection,
     auditor: Uuid,
-    cursor: Option<&str>,
+    cursor: Option<Cursor>,
     upto: i64,
     limit: u64,
 ) -> Result<PullResponse, ApiError> {
-    let cursor = match cursor {
-        None => None,
-        Some(c) => match Cursor::decode(c) {
-            None => return Err(resync("the cursor is not one this server gave")),
-            Some(c) if c.position() > upto => {
-                return Err(resync("the cursor is ahead of this server's data"));
-            }
-            Some(c) => Some(c),
-        },
-    };
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut audit_ids = Vec::new();
-    let (next, has_more, rows) = match cursor {
+    let (next, has_more, in_force, removed, stores) = match cursor {
         // The current state as of `upto`; changes after it come as deltas.
         None | Some(Cursor::Snapshot { .. }) => {
             let (upto, after) = match cursor {
@@ -162,16 +147,31 @@ async fn compute(
             let has_more = rows.len() > page;
             rows.truncate(page);
             let next = match rows.last() {
-                Some(last) if has_more => Cursor::Snapshot {
+                Some((last, _)) if has_more => Cursor::Snapshot {
                     upto,
                     after: last.id,
                 },
                 _ => Cursor::Log(upto),
             };
-            (next, has_more, rows)
+            let mut stores = BTreeMap::new();
+            let mut in_force = Vec::with_capacity(rows.len());
+            for (a, store) in rows {
+                let store = store.ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("assignment {} has no store", a.id))
+                })?;
+                stores.insert(store.id, store);
+                in_force.push(a);
+            }
+            (
+                next,
+                has_more,
+                in_force,
+                Vec::new(),
+                stores.into_values().collect(),
+            )
         }
         Some(Cursor::Log(after)) => {
-            // Nothing was committed since: the common poll costs one read.
+            // Nothing was committed since: the common poll reads nothing.
             let mut changes = if after >= upto {
                 Vec::new()
             } else {
@@ -193,23 +193,26 @@ async fn compute(
                 }
             }
             let ids: Vec<Uuid> = assignment_ids.into_iter().collect();
+            let rows = db::assignments::by_ids(db, &ids).await?;
+            let (in_force, removed): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .partition(|a| a.auditor_id == auditor && a.status == AssignmentStatus::Scheduled);
+            let store_ids: Vec<Uuid> = in_force
+                .iter()
+                .map(|a| a.store_id)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let stores = db::stores::by_ids(db, &store_ids).await?;
             (
                 Cursor::Log(last),
                 has_more,
-                db::assignments::by_ids(db, &ids).await?,
+                in_force,
+                removed.into_iter().map(|a| a.id).collect(),
+                stores,
             )
         }
     };
-    let (in_force, removed): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .partition(|a| a.auditor_id == auditor && a.status == AssignmentStatus::Scheduled);
-    let store_ids: Vec<Uuid> = in_force
-        .iter()
-        .map(|a| a.store_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let stores = db::stores::by_ids(db, &store_ids).await?;
     let versions: BTreeSet<Uuid> = in_force.iter().map(|a| a.checklist_version_id).collect();
     audit_ids.sort_unstable();
     audit_ids.dedup();
@@ -235,7 +238,7 @@ async fn compute(
         cursor: next.encode(),
         has_more,
         assignments: in_force.into_iter().map(db::assignments::to_wire).collect(),
-        removed_assignments: removed.into_iter().map(|a| a.id).collect(),
+        removed_assignments: removed,
         stores: stores.into_iter().map(db::stores::to_wire).collect(),
         checklist_version_ids: versions.into_iter().collect(),
         audits,

@@ -124,6 +124,7 @@ fn conflict(code: &'static str, message: String, a: &audits::Model) -> ApiError 
 pub async fn review(
     db: &DatabaseConnection,
     versions: &VersionCache,
+    log: &db::sync::LogHead,
     caller: &Caller,
     id: Uuid,
     req: ReviewRequest,
@@ -219,7 +220,12 @@ pub async fn review(
             .await?;
         super::actions::on_approval(&txn, &version, &audit, &answers).await?;
     }
-    db::sync::record(&txn, &[(audit.auditor_id, ChangeEntity::Audit, audit.id)]).await?;
+    db::sync::record(
+        &txn,
+        log,
+        &[(audit.auditor_id, ChangeEntity::Audit, audit.id)],
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(status = ?audit.status, total = audit.total, "audit reviewed");
     Ok(())

@@ -9,8 +9,9 @@ use storecheck_shared::catalog::Assignment;
 use uuid::Uuid;
 
 use super::scope::{Scope, stores_in_regions};
+use super::sync::LogHead;
 use crate::entities::enums::{AssignmentStatus, ChangeEntity};
-use crate::entities::{assignment_holders, assignments};
+use crate::entities::{assignment_holders, assignments, stores};
 use crate::error::ApiError;
 
 #[derive(Default)]
@@ -72,15 +73,16 @@ pub async fn by_ids(
     Ok(out)
 }
 
-/// The assignments in force for an auditor, by id after `after`, at most
-/// `limit + 1`: what a first pull hands over, page by page.
+/// The assignments in force for an auditor with their stores, by id after
+/// `after`, at most `limit + 1`: what a first pull hands over, page by page.
 pub async fn scheduled_for(
     db: &impl ConnectionTrait,
     auditor: Uuid,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<assignments::Model>, ApiError> {
+) -> Result<Vec<(assignments::Model, Option<stores::Model>)>, ApiError> {
     let mut q = assignments::Entity::find()
+        .find_also_related(stores::Entity)
         .filter(assignments::Column::AuditorId.eq(auditor))
         .filter(assignments::Column::Status.eq(AssignmentStatus::Scheduled));
     if let Some(after) = after {
@@ -177,7 +179,11 @@ pub struct NewRow {
     pub created_by: Option<Uuid>,
 }
 
-pub async fn create(db: &impl ConnectionTrait, r: NewRow) -> Result<assignments::Model, ApiError> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    log: &LogHead,
+    r: NewRow,
+) -> Result<assignments::Model, ApiError> {
     let now = Utc::now();
     let a = assignments::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -194,7 +200,7 @@ pub async fn create(db: &impl ConnectionTrait, r: NewRow) -> Result<assignments:
     .insert(db)
     .await?;
     record_holder(db, a.id, a.auditor_id).await?;
-    super::sync::record(db, &[(a.auditor_id, ChangeEntity::Assignment, a.id)]).await?;
+    super::sync::record(db, log, &[(a.auditor_id, ChangeEntity::Assignment, a.id)]).await?;
     Ok(a)
 }
 
@@ -210,6 +216,7 @@ pub struct Changes {
 /// get a change-log entry.
 pub async fn update(
     db: &impl ConnectionTrait,
+    log: &LogHead,
     a: assignments::Model,
     c: Changes,
 ) -> Result<assignments::Model, ApiError> {
@@ -232,7 +239,7 @@ pub async fn update(
         record_holder(db, id, a.auditor_id).await?;
         entries.push((before, ChangeEntity::Assignment, id));
     }
-    super::sync::record(db, &entries).await?;
+    super::sync::record(db, log, &entries).await?;
     Ok(a)
 }
 

@@ -6,6 +6,7 @@ pub mod audits;
 pub mod catalog;
 pub mod compliance;
 pub mod jobs;
+pub mod notify;
 pub mod photos;
 pub mod regions;
 pub mod review;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use uuid::Uuid;
 
 use super::scope::Caller;
@@ -201,49 +201,6 @@ pub async fn announce(db: &impl ConnectionTrait, change: Change) -> Result<(), A
     ))
     .await?;
     Ok(())
-}
-
-/// Keep a cache in step with the other servers through PostgreSQL
-/// notifications, until the process ends. The cache is off whenever the
-/// feed is down, and empty each time it comes back.
-pub async fn follow(db: DatabaseConnection, cache: std::sync::Arc<SessionCache>) {
-    use sea_orm::sqlx::postgres::PgListener;
-    let pool = db.get_postgres_connection_pool().clone();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let listener = async {
-            let mut l = PgListener::connect_with(&pool).await?;
-            l.listen(CHANNEL).await?;
-            Ok::<_, sea_orm::sqlx::Error>(l)
-        }
-        .await;
-        let mut listener = match listener {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "session notifications unavailable; cache off");
-                cache.set_live(false);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(100);
-        cache.set_live(true);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => cache.apply(n.payload()),
-                Ok(None) => {
-                    tracing::warn!("session notifications interrupted; cache off");
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "session notifications failed; cache off");
-                    break;
-                }
-            }
-        }
-        cache.set_live(false);
-    }
 }
 
 #[cfg(test)]

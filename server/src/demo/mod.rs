@@ -216,6 +216,9 @@ pub async fn load(conn: &DatabaseConnection, today: NaiveDate) -> anyhow::Result
                     report.created += 1;
                     db::assignments::create(
                         &txn,
+                        // Loaded before the server starts, which reads the
+                        // log's position once it does.
+                        &db::sync::LogHead::off(),
                         db::assignments::NewRow {
                             store_id: *store,
                             auditor_id: auditor,

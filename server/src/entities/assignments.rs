@@ -19,6 +19,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::stores::Entity",
+        from = "Column::StoreId",
+        to = "super::stores::Column::Id"
+    )]
+    Store,
+}
+
+impl Related<super::stores::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Store.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -62,6 +62,7 @@ pub async fn create(db: &impl ConnectionTrait, req: NewStore) -> Result<StoreMod
 /// is checked as a whole and written together with its change-log entry.
 pub async fn update(
     db: &DatabaseConnection,
+    log: &crate::db::sync::LogHead,
     store: StoreModel,
     patch: StorePatch,
 ) -> Result<StoreModel, ApiError> {
@@ -83,7 +84,7 @@ pub async fn update(
     let fields = checked(fields)?;
     let txn = crate::db::begin_write(db).await?;
     let store = stores::update(&txn, store, fields).await?;
-    crate::db::sync::store_changed(&txn, store.id).await?;
+    crate::db::sync::store_changed(&txn, log, store.id).await?;
     txn.commit().await?;
     Ok(store)
 }

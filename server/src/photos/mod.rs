@@ -367,7 +367,7 @@ pub async fn receive(
     let txn = db::begin_write(&state.db).await?;
     db::photos::mark_uploaded(&txn, photo, sha256).await?;
     work::queue_processing(&txn, photo, sha256).await?;
-    work::tell_the_phone(&txn, &owner).await?;
+    work::tell_the_phone(&txn, &state.log, &owner).await?;
     txn.commit().await?;
     state.jobs.wake();
     tracing::info!(%audit, "photo file received");

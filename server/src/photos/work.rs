@@ -110,7 +110,7 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
                 PhotoState::Invalid,
             )
             .await?;
-            tell_the_phone(&txn, &audit).await?;
+            tell_the_phone(&txn, &state.log, &audit).await?;
             txn.commit().await.map_err(ApiError::from)?;
         }
         Ok(p) => {
@@ -177,7 +177,7 @@ async fn process_file(state: &AppState, photo: Uuid, sha256: &str) -> Result<(),
                 PhotoState::Processed,
             )
             .await?;
-            tell_the_phone(&txn, &audit).await?;
+            tell_the_phone(&txn, &state.log, &audit).await?;
             txn.commit().await.map_err(ApiError::from)?;
             tracing::info!(
                 ms = elapsed.as_millis() as u64,
@@ -204,7 +204,7 @@ async fn back_to_pending(
         PhotoState::PendingUpload,
     )
     .await?;
-    tell_the_phone(&txn, audit).await?;
+    tell_the_phone(&txn, &state.log, audit).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -212,10 +212,12 @@ async fn back_to_pending(
 /// The auditor's next pull shows the audit's photo progress.
 pub(crate) async fn tell_the_phone(
     db: &impl sea_orm::ConnectionTrait,
+    log: &db::sync::LogHead,
     audit: &audits::Model,
 ) -> Result<(), ApiError> {
     db::sync::record(
         db,
+        log,
         &[(
             audit.auditor_id,
             crate::entities::enums::ChangeEntity::Audit,

@@ -184,6 +184,7 @@ async fn create_assignment(
     let txn = crate::db::begin_write(&state.db).await?;
     let a = assignments::create(
         &txn,
+        &state.log,
         assignments::NewRow {
             store_id: store.id,
             auditor_id: req.auditor_id,
@@ -258,6 +259,7 @@ async fn update_assignment(
     check.finish()?;
     let a = assignments::update(
         &txn,
+        &state.log,
         a,
         assignments::Changes {
             auditor_id: req.auditor_id,

@@ -159,6 +159,6 @@ async fn review_audit(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ReviewRequest>,
 ) -> ApiResult<Json<AuditDetail>> {
-    review::review(&state.db, &state.versions, &caller, id, req).await?;
+    review::review(&state.db, &state.versions, &state.log, &caller, id, req).await?;
     detail_for(&state, &caller, id).await.map(Json)
 }

@@ -140,7 +140,7 @@ async fn update_store(
 ) -> ApiResult<Json<Store>> {
     let store = stores::visible(&state.db, &caller.scope(), id).await?;
     caller.require_hq()?;
-    let store = org::stores::update(&state.db, store, req).await?;
+    let store = org::stores::update(&state.db, &state.log, store, req).await?;
     Ok(Json(stores::to_wire(store)))
 }
 

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use storecheck_shared::sync::{PullResponse, PushRequest, PushResponse};
@@ -74,15 +74,16 @@ async fn pull(
             .with_detail("limit", format!("must be from 1 to {MAX_PULL_LIMIT}")));
         }
     };
-    let answer = audits::pull::pull(
+    let body = audits::pull::pull(
         &state.db,
         &state.pulls,
+        &state.log,
         caller.id,
         p.cursor.as_deref(),
         limit,
     )
     .await?;
-    Ok(Json(&*answer).into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Push a batch of audits made offline. Each audit is checked against its

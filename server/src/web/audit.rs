@@ -178,7 +178,15 @@ pub async fn review(
     let id = path_id(&raw, "audit")?;
     let outcome = match request(&state, &v, id, &f).await {
         Ok(req) => {
-            crate::audits::review::review(&state.db, &state.versions, &v.caller, id, req).await
+            crate::audits::review::review(
+                &state.db,
+                &state.versions,
+                &state.log,
+                &v.caller,
+                id,
+                req,
+            )
+            .await
         }
         Err(e) => Err(e),
     };

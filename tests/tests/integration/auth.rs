@@ -310,24 +310,6 @@ async fn racing_refreshes_with_one_token() {
     );
 }
 
-/// Poll `check` until it holds or five seconds pass; whether it held.
-async fn within_seconds<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn new_regions_and_roles_apply_to_the_next_request() {
     let app = TestApp::spawn().await;

@@ -573,3 +573,21 @@ pub fn add_photo_as(audit: &mut Value, bytes: &[u8], content_type: &str) -> Uuid
         .push(json!(id));
     id
 }
+
+/// Poll `check` until it holds or five seconds pass; whether it held.
+pub async fn within_seconds<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

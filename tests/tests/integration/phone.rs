@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde_json::json;
 use storecheck_shared::sync::GeoPoint;
 use storecheck_tests::client::{LocalState, PhoneClient, Retry};
@@ -160,9 +161,17 @@ async fn the_phone_follows_changes_and_recovers_from_a_lost_cursor() {
         phone.assignments().await.expect("a").is_empty(),
         "a cancelled assignment leaves the phone"
     );
-    // A server restored from an older backup: the cursor is ahead of it.
+    // A database restored from an older backup under the running server:
+    // cursors handed out before are ahead of it, which the server notices
+    // within a second.
     let store = app.create_store(&f.hq, "N-9", f.region).await;
     app.assign(&f.hq, store, f.auditor, f.catalog.version).await;
+    let (s, before) = app.get("/api/v1/sync/pull", &f.auditor_token).await;
+    assert_eq!(s, StatusCode::OK, "{before}");
+    let ahead = format!(
+        "/api/v1/sync/pull?cursor={}",
+        before["cursor"].as_str().expect("cursor")
+    );
     for sql in [
         "DELETE FROM sync_changes",
         "UPDATE sync_counter SET value = 0",
@@ -171,6 +180,13 @@ async fn the_phone_follows_changes_and_recovers_from_a_lost_cursor() {
             .await
             .expect("forget the change log");
     }
+    assert!(
+        within_seconds(|| async {
+            app.get(&ahead, &f.auditor_token).await.0 == StatusCode::CONFLICT
+        })
+        .await,
+        "the server never noticed that the change log went back"
+    );
     phone.pull().await.expect("pull recovers by starting over");
     let got: Vec<Uuid> = phone
         .assignments()

@@ -903,3 +903,158 @@ async fn a_repeated_first_pull_sees_every_change_in_between() {
         BTreeSet::from([f.assignment.to_string()])
     );
 }
+
+/// GET a checklist version as a phone revalidating its copy would.
+async fn revalidate(app: &TestApp, token: &str, version: Uuid, etag: &str) -> StatusCode {
+    app.client
+        .get(app.url(&format!("/api/v1/checklist-versions/{version}")))
+        .bearer_auth(token)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("sent")
+        .status()
+}
+
+/// Revalidation and pulls are answered from memory while nothing changes;
+/// a reassignment ends the first auditor's access to the checklist and
+/// gives it to the second at once, on the server that made it.
+#[tokio::test]
+async fn a_reassignment_moves_the_checklist_to_the_new_auditor_at_once() {
+    let app = TestApp::spawn().await;
+    let f = app.field().await;
+    let vid = f.catalog.version;
+    let bob = app
+        .create_user_directly("bob@test.example", Role::Auditor, vec![f.region])
+        .await;
+    let bob_token = app.login("bob@test.example").await.access;
+    let res = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/checklist-versions/{vid}"),
+            Some(&f.auditor_token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    for _ in 0..3 {
+        assert_eq!(
+            revalidate(&app, &f.auditor_token, vid, &etag).await,
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            revalidate(&app, &bob_token, vid, &etag).await,
+            StatusCode::NOT_FOUND,
+            "no assignment on it"
+        );
+    }
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/assignments/{}", f.assignment),
+            &f.hq,
+            json!({"auditor_id": bob}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        revalidate(&app, &f.auditor_token, vid, &etag).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        revalidate(&app, &bob_token, vid, &etag).await,
+        StatusCode::NOT_MODIFIED
+    );
+    let bobs = pull(&app, &bob_token, None, 200).await;
+    assert_eq!(ids(&bobs["assignments"]), [f.assignment.to_string()]);
+    assert!(
+        pull(&app, &f.auditor_token, None, 200).await["assignments"]
+            .as_array()
+            .expect("assignments")
+            .is_empty()
+    );
+}
+
+/// Phones may reach any server of a deployment: what one server changes
+/// reaches pulls and revalidation on the other, and a cursor one server
+/// gave is honoured by the other at once, before it has heard of the change.
+#[tokio::test]
+async fn changes_on_one_server_reach_phones_on_another() {
+    let a = TestApp::spawn().await;
+    let Some(b) = a.spawn_beside().await else {
+        eprintln!("servers share a database only on PostgreSQL; skipped on SQLite");
+        return;
+    };
+    let f = a.field().await;
+    let vid = f.catalog.version;
+    let first = pull(&b, &f.auditor_token, None, 200).await;
+    assert_eq!(ids(&first["assignments"]), [f.assignment.to_string()]);
+    let cursor = first["cursor"].as_str().expect("cursor").to_owned();
+    // Both servers remember the quiet state.
+    for app in [&a, &b] {
+        let again = pull(app, &f.auditor_token, Some(&cursor), 200).await;
+        assert_eq!(again["cursor"], cursor.as_str());
+        assert!(again["assignments"].as_array().expect("a").is_empty());
+    }
+    let res = b
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/checklist-versions/{vid}"),
+            Some(&f.auditor_token),
+            None,
+        )
+        .await;
+    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let bob = a
+        .create_user_directly("bob@test.example", Role::Auditor, vec![f.region])
+        .await;
+    let bob_token = a.login("bob@test.example").await.access;
+    assert_eq!(
+        revalidate(&b, &bob_token, vid, &etag).await,
+        StatusCode::NOT_FOUND
+    );
+
+    // Server a moves the assignment to bob.
+    let (s, body) = a
+        .patch(
+            &format!("/api/v1/assignments/{}", f.assignment),
+            &f.hq,
+            json!({"auditor_id": bob}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // a's cursor is ahead of anything b has heard of: b reads the log
+    // rather than refusing it.
+    let on_a = pull(&a, &f.auditor_token, Some(&cursor), 200).await;
+    assert_eq!(
+        ids(&on_a["removed_assignments"]),
+        [f.assignment.to_string()]
+    );
+    let newer = on_a["cursor"].as_str().expect("cursor").to_owned();
+    assert_ne!(newer, cursor);
+    let on_b = pull(&b, &f.auditor_token, Some(&newer), 200).await;
+    assert_eq!(on_b["cursor"], newer.as_str());
+    // b hears of the change: the old cursor, revalidation and bob's first
+    // pull all show it.
+    assert!(
+        within_seconds(|| async {
+            let delta = pull(&b, &f.auditor_token, Some(&cursor), 200).await;
+            ids(&delta["removed_assignments"]) == [f.assignment.to_string()]
+        })
+        .await,
+        "server b never showed the reassignment to the auditor it left"
+    );
+    assert!(
+        within_seconds(|| async {
+            revalidate(&b, &bob_token, vid, &etag).await == StatusCode::NOT_MODIFIED
+        })
+        .await,
+        "server b never let the new auditor revalidate the checklist"
+    );
+    assert_eq!(
+        revalidate(&b, &f.auditor_token, vid, &etag).await,
+        StatusCode::NOT_FOUND
+    );
+    let bobs = pull(&b, &bob_token, None, 200).await;
+    assert_eq!(ids(&bobs["assignments"]), [f.assignment.to_string()]);
+}

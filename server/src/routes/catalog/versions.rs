@@ -53,7 +53,15 @@ async fn get_version(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let v = versions::visible(&state.versions, &state.db, &caller.scope(), id).await?;
+    let v = versions::visible(
+        &state.versions,
+        &state.version_access,
+        &state.log,
+        &state.db,
+        &caller.scope(),
+        id,
+    )
+    .await?;
     if matches_etag(&headers, &v.etag) {
         let mut res = version_response(StatusCode::NOT_MODIFIED, &v.body, &v.etag);
         res.headers_mut().remove(header::CONTENT_TYPE);

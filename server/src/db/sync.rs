@@ -229,7 +229,7 @@ async fn bump(db: &impl ConnectionTrait, n: i64) -> Result<i64, ApiError> {
 }
 
 /// The highest sequence number handed out and committed.
-pub async fn current(db: &impl ConnectionTrait) -> Result<i64, ApiError> {
+async fn current(db: &impl ConnectionTrait) -> Result<i64, ApiError> {
     Ok(sync_counter::Entity::find_by_id(1)
         .one(db)
         .await?

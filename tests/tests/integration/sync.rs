@@ -904,6 +904,20 @@ async fn a_repeated_first_pull_sees_every_change_in_between() {
     );
 }
 
+/// The ETag of a checklist version, fetched whole as a phone first does.
+async fn etag_of(app: &TestApp, token: &str, version: Uuid) -> String {
+    let res = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/checklist-versions/{version}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["etag"].to_str().expect("etag").to_owned()
+}
+
 /// GET a checklist version as a phone revalidating its copy would.
 async fn revalidate(app: &TestApp, token: &str, version: Uuid, etag: &str) -> StatusCode {
     app.client
@@ -928,16 +942,7 @@ async fn a_reassignment_moves_the_checklist_to_the_new_auditor_at_once() {
         .create_user_directly("bob@test.example", Role::Auditor, vec![f.region])
         .await;
     let bob_token = app.login("bob@test.example").await.access;
-    let res = app
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/checklist-versions/{vid}"),
-            Some(&f.auditor_token),
-            None,
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let etag = etag_of(&app, &f.auditor_token, vid).await;
     for _ in 0..3 {
         assert_eq!(
             revalidate(&app, &f.auditor_token, vid, &etag).await,
@@ -996,15 +1001,7 @@ async fn changes_on_one_server_reach_phones_on_another() {
         assert_eq!(again["cursor"], cursor.as_str());
         assert!(again["assignments"].as_array().expect("a").is_empty());
     }
-    let res = b
-        .send(
-            reqwest::Method::GET,
-            &format!("/api/v1/checklist-versions/{vid}"),
-            Some(&f.auditor_token),
-            None,
-        )
-        .await;
-    let etag = res.headers()["etag"].to_str().expect("etag").to_owned();
+    let etag = etag_of(&b, &f.auditor_token, vid).await;
     let bob = a
         .create_user_directly("bob@test.example", Role::Auditor, vec![f.region])
         .await;

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use storecheck_shared::org::{NewStore, StorePatch};
@@ -104,12 +105,13 @@ const IMPORT_COLUMNS: [&str; 7] = [
 /// The header line names the columns `code,name,address,latitude,longitude,timezone,region_code`
 /// (any order; `region_id` may stand in for `region_code`). If any row is
 /// bad, nothing is stored and the error lists every bad cell by line and
-/// column. The stores made, in id order.
+/// column. The stores made, in id order. A large file is parsed on a
+/// blocking thread.
 pub async fn import_csv(
     db: &DatabaseConnection,
-    bytes: &[u8],
+    bytes: Bytes,
 ) -> Result<Vec<StoreModel>, ApiError> {
-    let rows = parse_csv(bytes)?;
+    let rows = crate::extract::off_thread_if_large(bytes, parse_csv).await?;
 
     // Look up regions and taken codes for the whole file at once.
     let codes: Vec<String> = rows

@@ -187,7 +187,7 @@ async fn import_stores(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::payload_too_large(limit))?;
-    let created = org::stores::import_csv(&state.db, &bytes).await?;
+    let created = org::stores::import_csv(&state.db, bytes).await?;
     Ok((
         StatusCode::CREATED,
         Json(StoreImport {

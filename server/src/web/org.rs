@@ -199,7 +199,7 @@ pub async fn import(
     if f.csv.len() > state.config.max_import_bytes {
         return Err(ApiError::payload_too_large(state.config.max_import_bytes));
     }
-    match crate::org::stores::import_csv(&state.db, f.csv.as_bytes()).await {
+    match crate::org::stores::import_csv(&state.db, f.csv.clone().into()).await {
         Ok(created) => {
             let mut p = stores_page(&state, &v, &ListQuery::default()).await?;
             p.c.notice = Some(format!("{} ({})", v.t().s("done.import"), created.len()));

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::{
@@ -41,7 +41,7 @@ pub const CHANNEL: &str = "storecheck_log";
 /// are delivered on commit). A position is trusted without a read only when
 /// every commit is heard (`live`), no writer of this server was handed a
 /// number beyond it, and it was checked against the database less than
-/// [`LogHead::TRUST`] ago. A writer's number is noted before its
+/// [`LogHead::TRUST_MS`] ago. A writer's number is noted before its
 /// transaction commits, so a request that starts after a write here was
 /// answered always sees it; other servers see it once the notification
 /// arrives. The periodic check notices a log that went back (a database
@@ -50,15 +50,15 @@ pub struct LogHead {
     known: AtomicI64,
     handed_out: AtomicI64,
     live: AtomicBool,
-    /// When `known` was last read from the database: ms after `born`, plus
-    /// one; 0 for never.
-    checked_ms: AtomicU64,
+    /// Until when `known` is trusted without a read, in ms after `born`
+    /// (0 at first: the first position is read).
+    trusted_until_ms: AtomicU64,
     born: Instant,
 }
 
 impl LogHead {
-    /// How long a position is trusted without reading the database.
-    pub const TRUST: Duration = Duration::from_secs(1);
+    /// How long a position read from the database is trusted, in ms.
+    pub const TRUST_MS: u64 = 1000;
 
     /// A head that hears every commit from the start: one server process
     /// on its own database (SQLite).
@@ -67,7 +67,7 @@ impl LogHead {
             known: AtomicI64::new(0),
             handed_out: AtomicI64::new(0),
             live: AtomicBool::new(true),
-            checked_ms: AtomicU64::new(0),
+            trusted_until_ms: AtomicU64::new(0),
             born: Instant::now(),
         }
     }
@@ -111,10 +111,7 @@ impl LogHead {
     ) -> Result<i64, ApiError> {
         let handed_out = self.handed_out.load(Ordering::Acquire);
         let known = self.known.load(Ordering::Acquire);
-        let checked = self.checked_ms.load(Ordering::Acquire);
-        let fresh = checked != 0
-            && self.now_ms().saturating_sub(checked - 1)
-                < u64::try_from(Self::TRUST.as_millis()).unwrap_or(u64::MAX);
+        let fresh = self.now_ms() < self.trusted_until_ms.load(Ordering::Acquire);
         if fresh && self.live.load(Ordering::Acquire) && handed_out <= known && at_least <= known {
             return Ok(known);
         }
@@ -127,8 +124,10 @@ impl LogHead {
     pub async fn refresh(&self, db: &impl ConnectionTrait) -> Result<i64, ApiError> {
         let committed = current(db).await?;
         self.known.store(committed, Ordering::Release);
-        self.checked_ms
-            .store(self.now_ms().saturating_add(1), Ordering::Release);
+        self.trusted_until_ms.store(
+            self.now_ms().saturating_add(Self::TRUST_MS),
+            Ordering::Release,
+        );
         Ok(committed)
     }
 }
@@ -208,16 +207,16 @@ pub async fn record(
 /// tells every server, once the transaction commits.
 async fn bump(db: &impl ConnectionTrait, n: i64) -> Result<i64, ApiError> {
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
+    let (sql, values): (_, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => (
             "WITH moved AS (UPDATE sync_counter SET value = value + $1 WHERE id = 1 RETURNING value) \
-             SELECT value, pg_notify($2, value::text) AS told FROM moved"
-        }
-        _ => "UPDATE sync_counter SET value = value + ? WHERE id = 1 RETURNING value",
-    };
-    let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![n.into(), CHANNEL.into()],
-        _ => vec![n.into()],
+             SELECT value, pg_notify($2, value::text) AS told FROM moved",
+            vec![n.into(), CHANNEL.into()],
+        ),
+        _ => (
+            "UPDATE sync_counter SET value = value + ? WHERE id = 1 RETURNING value",
+            vec![n.into()],
+        ),
     };
     let row = db
         .query_one_raw(Statement::from_sql_and_values(backend, sql, values))

@@ -199,7 +199,8 @@ pub async fn import(
     if f.csv.len() > state.config.max_import_bytes {
         return Err(ApiError::payload_too_large(state.config.max_import_bytes));
     }
-    match crate::org::stores::import_csv(&state.db, f.csv.clone().into()).await {
+    let csv = axum::body::Bytes::from(f.csv);
+    match crate::org::stores::import_csv(&state.db, csv.clone()).await {
         Ok(created) => {
             let mut p = stores_page(&state, &v, &ListQuery::default()).await?;
             p.c.notice = Some(format!("{} ({})", v.t().s("done.import"), created.len()));
@@ -217,7 +218,8 @@ pub async fn import(
                     message: d.message.clone(),
                 })
                 .collect();
-            p.csv = f.csv;
+            // The text as pasted, to correct in place.
+            p.csv = String::from_utf8_lossy(&csv).into_owned();
             page_with(e.status, &p)
         }
         Err(e) => Err(e),

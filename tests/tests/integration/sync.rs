@@ -995,7 +995,7 @@ async fn changes_on_one_server_reach_phones_on_another() {
     let first = pull(&b, &f.auditor_token, None, 200).await;
     assert_eq!(ids(&first["assignments"]), [f.assignment.to_string()]);
     let cursor = first["cursor"].as_str().expect("cursor").to_owned();
-    // Both servers remember the quiet state.
+    // Both servers answer the quiet poll with nothing new.
     for app in [&a, &b] {
         let again = pull(app, &f.auditor_token, Some(&cursor), 200).await;
         assert_eq!(again["cursor"], cursor.as_str());
